@@ -1,0 +1,16 @@
+#!/bin/sh
+# The quick start: installs what lore needs, builds it, ingests the sample
+# corpus in data/ into ./lore-kb and answers a sample question from it.
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+"$ROOT/scripts/install-deps.sh"
+"$ROOT/scripts/build.sh"
+LORE="$ROOT/build/lore"
+KB=${LORE_KB:-$ROOT/lore-kb}
+"$LORE" --kb "$KB" ingest "$ROOT/data"
+Q=${1:-"how long are backups kept"}
+echo
+echo "question: $Q"
+echo
+"$LORE" --kb "$KB" search --k 3 "$Q"
+echo "The knowledge base is in $KB. Try: $LORE --kb $KB search 'your question'"
