@@ -77,6 +77,10 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
         {"wait", no_argument, NULL, 'w'},
         {"quiet", no_argument, NULL, 'q'},
         {"json", no_argument, NULL, 'j'},
+        {"jobs", required_argument, NULL, 'J'},
+        {"timeout", required_argument, NULL, 'W'},
+        {"max-memory", required_argument, NULL, 'M'},
+        {"no-isolate", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -93,6 +97,20 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
         case 'w': wait = 1; break;
         case 'q': io.progress = 0; break;
         case 'j': json = 1; break;
+        case 'J':
+            if (parse_int(optarg, 1, 64, &io.jobs))
+                return cli_fail("ingest: --jobs wants 1..64, not '%s'", optarg), 2;
+            break;
+        case 'W':
+            if (parse_int(optarg, 1, 86400, &io.limits.wall_s))
+                return cli_fail("ingest: --timeout wants seconds (1..86400), not '%s'", optarg), 2;
+            io.limits.cpu_s = io.limits.wall_s;
+            break;
+        case 'M':
+            if (parse_int(optarg, 64, 1 << 20, &io.limits.mem_mb))
+                return cli_fail("ingest: --max-memory wants megabytes (>= 64), not '%s'", optarg), 2;
+            break;
+        case 'I': io.limits.isolate = 0; break;
         case 'T':
             if (parse_int(optarg, 16, 8192, &io.chunk.max_tokens))
                 return cli_fail("ingest: --chunk-tokens wants 16..8192, not '%s'", optarg), 2;
@@ -112,6 +130,10 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
                    "  --chunk-tokens N    chunk budget in tokens (default 250)\n"
                    "  --overlap N         tokens carried between chunks (default 40)\n"
                    "  --wait              wait for another writer instead of failing\n"
+                   "  --jobs N            files parsed at once (default: CPU count)\n"
+                   "  --timeout S         give up on a file after S seconds (default 180)\n"
+                   "  --max-memory MB     memory limit of the parser (default 2048)\n"
+                   "  --no-isolate        parse in this process (debugging only)\n"
                    "  -q, --quiet         no progress output\n"
                    "  --json              print the report as JSON\n");
             return 0;
@@ -250,7 +272,10 @@ int cmd_search(struct cli *c, int argc, char **argv)
             const struct idx_hit *x = &h->v[i];
             printf("%zu. %s  (score %.2f)\n   ", i + 1, x->title[0] ? x->title : x->uri, x->score);
             print_citation(x);
-            printf("\n   %s\n\n", x->snippet ? x->snippet : x->text);
+            fputs("\n   ", stdout);
+            for (const char *p = x->snippet ? x->snippet : x->text; *p; p++)
+                putchar(*p == '\n' ? ' ' : *p);
+            fputs("\n\n", stdout);
         }
     }
     idx_hits_free(h);

@@ -126,6 +126,37 @@ int ing_chunk_doc(const struct ing_doc *d, const struct ing_chunk_opts *o,
                   struct ing_chunk **out, size_t *n_out, struct lore_err *e);
 void ing_chunks_free(struct ing_chunk *c, size_t n);
 
+/* ---- isolated extraction --------------------------------------------------- */
+
+/* Limits for parsing one untrusted file in a child process. */
+struct ing_limits {
+    int mem_mb;    /* address space, default 2048 */
+    int cpu_s;     /* CPU seconds, default 120 */
+    int wall_s;    /* wall-clock seconds, default 180 */
+    int out_mb;    /* result size, default 512 */
+    int isolate;   /* 0: run in this process (tests, debugging) */
+};
+
+/* What a parse produces: the document's metadata and its chunks. */
+struct ing_result {
+    char *title;
+    int pages;
+    char **warnings;
+    size_t n_warnings;
+    struct ing_chunk *chunks;
+    size_t n_chunks;
+};
+
+void ing_limits_default(struct ing_limits *l);
+/* Extracts and chunks one file, in a worker process unless !l->isolate.
+ * A crash, hang or limit hit in the parser is an error naming it
+ * ("parser crashed (segmentation fault, signal 11)"). res is released with
+ * ing_result_free. */
+int ing_extract_chunks(const char *uri, const char *mime, const char *data, size_t n,
+                       const struct ing_extract_opts *xo, const struct ing_chunk_opts *co,
+                       const struct ing_limits *l, struct ing_result *res, struct lore_err *e);
+void ing_result_free(struct ing_result *r);
+
 /* ---- pipeline ------------------------------------------------------------ */
 
 struct ing_opts {
@@ -135,6 +166,8 @@ struct ing_opts {
     int progress;               /* 1: progress bar (TTY), 2: plain lines, 0: quiet */
     const char *password;
     struct ing_chunk_opts chunk;
+    struct ing_limits limits;
+    int jobs;                   /* parser workers at once; 0 = online CPUs */
 };
 
 struct ing_report {

@@ -9,9 +9,12 @@
  */
 #include "ingest/ingest.h"
 #include "index/index.h"
+#include "ingest/worker.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,7 @@ void ing_opts_default(struct ing_opts *o)
     o->collection = "default";
     o->progress = 0;
     ing_chunk_opts_default(&o->chunk);
+    ing_limits_default(&o->limits);
 }
 
 struct flist {
@@ -126,18 +130,6 @@ static void progress(const struct ing_opts *o, size_t i, size_t n, const char *p
 
 /* ---- one file --------------------------------------------------------------- */
 
-static char *join_warnings(const struct ing_doc *d)
-{
-    struct lore_buf b;
-    lore_buf_init(&b);
-    for (size_t i = 0; i < d->n_warnings; i++) {
-        if (i)
-            lore_buf_putc(&b, '\n');
-        lore_buf_puts(&b, d->warnings[i]);
-    }
-    return b.len ? lore_buf_detach(&b, NULL) : NULL;
-}
-
 static int store_failed(struct idx_kb *kb, const struct idx_doc_in *base, const char *why,
                         struct lore_err *e)
 {
@@ -157,98 +149,59 @@ static int store_failed(struct idx_kb *kb, const struct idx_doc_in *base, const 
     return idx_commit(kb, e);
 }
 
-/* Returns 0 and sets *what; a non-zero return is a knowledge-base failure
- * that stops the run (disk full, database error). */
-static int ingest_file(struct idx_kb *kb, int64_t coll, const char *path, const struct ing_opts *o,
-                       struct ing_report *r, const char **what, struct lore_err *e)
-{
-    *what = NULL;
-    struct stat sb;
-    struct idx_doc_in in = {0};
-    in.collection_id = coll;
-    in.uri = path;
-    if (stat(path, &sb) != 0) {
-        r->failed++;
-        *what = "failed";
-        return 0;
-    }
-    in.size = (int64_t)sb.st_size;
-    in.mtime = (int64_t)sb.st_mtime;
-    char *data = NULL;
-    size_t n = 0;
-    struct lore_err fe;
-    lore_err_clear(&fe);
-    int frc = lore_read_file(path, &data, &n, MAX_FILE_BYTES, &fe);
-    char hash[65] = "";
-    if (!frc)
-        lore_sha256_hex(data, n, hash);
-    in.hash = hash;
-    in.mime = ing_sniff_mime(path, data, n);
-    if (!in.mime)
-        in.mime = "text/plain";
+/* A file on its way through: what the parent knows before the parse. */
+struct job {
+    size_t index;            /* into the file list */
+    struct idx_doc_in in;
+    char hash[65];
+    int have_old;
+    struct ing_worker w;
+};
 
-    struct idx_doc old;
-    int have_old = idx_doc_lookup(kb, coll, path, &old, NULL) == 0;
-    if (have_old) {
-        int same = !frc && strcmp(old.hash, hash) == 0;
-        int failed = strcmp(old.status, "failed") == 0;
-        idx_doc_release(&old);
-        if (same && (!failed || !o->retry_failed)) {
-            free(data);
-            r->unchanged++;
-            *what = "unchanged";
-            return 0;
-        }
-    }
-    int rc = 0;
-    if (frc) {
-        rc = store_failed(kb, &in, fe.msg, e);
-        r->failed++;
-        *what = "failed";
-        return rc;
-    }
-    struct ing_doc *doc = NULL;
-    struct ing_extract_opts xo = {o->password};
-    int xrc = ing_extract(path, in.mime, data, n, &xo, &doc, &fe);
-    free(data);
-    struct ing_chunk *ch = NULL;
-    size_t nch = 0;
-    if (!xrc)
-        xrc = ing_chunk_doc(doc, &o->chunk, &ch, &nch, &fe);
-    if (!xrc && nch == 0)
-        xrc = lore_err_set(&fe, LORE_EFORMAT, "'%s': no text found", path);
-    if (xrc) {
-        ing_doc_free(doc);
-        ing_chunks_free(ch, nch);
-        rc = store_failed(kb, &in, fe.msg, e);
+/* Stores a parse result (or the parse failure) as one transaction. */
+static int store_result(struct idx_kb *kb, struct job *j, int prc, struct ing_result *res,
+                        const struct lore_err *pe, const struct ing_opts *o, struct ing_report *r,
+                        const char **what, struct lore_err *e)
+{
+    int rc;
+    if (prc) {
+        rc = store_failed(kb, &j->in, pe->msg[0] ? pe->msg : lore_strerror(prc), e);
         r->failed++;
         *what = "failed";
         if (o->progress == 2)
-            fprintf(stderr, "  %s\n", fe.msg);
+            fprintf(stderr, "  %s\n", pe->msg);
         return rc;
     }
-    in.title = doc->title;
-    in.pages = doc->pages;
-    char *warn = join_warnings(doc);
-    in.warnings = warn;
+    struct lore_buf warn;
+    lore_buf_init(&warn);
+    for (size_t i = 0; i < res->n_warnings; i++) {
+        if (i)
+            lore_buf_putc(&warn, '\n');
+        lore_buf_puts(&warn, res->warnings[i] ? res->warnings[i] : "");
+    }
+    struct idx_doc_in in = j->in;
+    in.title = res->title ? res->title : "";
+    in.pages = res->pages;
+    in.warnings = warn.data;
     int64_t doc_id = 0;
     if ((rc = idx_begin(kb, e)))
         goto out;
     rc = idx_doc_put(kb, &in, &doc_id, e);
-    for (size_t i = 0; i < nch && !rc; i++) {
-        struct idx_chunk_in ci = {ch[i].text, ch[i].heading, ch[i].page_start, ch[i].page_end,
-                                  ch[i].char_start, ch[i].char_end, ch[i].n_tokens};
+    for (size_t i = 0; i < res->n_chunks && !rc; i++) {
+        const struct ing_chunk *c = &res->chunks[i];
+        struct idx_chunk_in ci = {c->text, c->heading, c->page_start, c->page_end,
+                                  c->char_start, c->char_end, c->n_tokens};
         rc = idx_chunk_add(kb, doc_id, (int)i, &ci, NULL, e);
     }
     if (rc) {
         idx_rollback(kb);
-        lore_err_prefix(e, "storing '%s'", path);
+        lore_err_prefix(e, "storing '%s'", j->in.uri);
         goto out;
     }
     if ((rc = idx_commit(kb, e)))
         goto out;
-    r->chunks += (int64_t)nch;
-    if (have_old) {
+    r->chunks += (int64_t)res->n_chunks;
+    if (j->have_old) {
         r->updated++;
         *what = "updated";
     } else {
@@ -256,10 +209,70 @@ static int ingest_file(struct idx_kb *kb, int64_t coll, const char *path, const 
         *what = "added";
     }
 out:
-    free(warn);
-    ing_doc_free(doc);
-    ing_chunks_free(ch, nch);
+    lore_buf_release(&warn);
     return rc;
+}
+
+/* Decides what to do with one file. Returns 0 with *start = 1 and the
+ * file's bytes in *data when it must be parsed; a non-zero return is a
+ * knowledge-base failure that stops the run. */
+static int prepare(struct idx_kb *kb, int64_t coll, const char *path, const struct ing_opts *o,
+                   struct job *j, char **data, size_t *n, int *start, struct ing_report *r,
+                   const char **what, struct lore_err *e)
+{
+    *start = 0;
+    *what = NULL;
+    *data = NULL;
+    *n = 0;
+    struct stat sb;
+    memset(&j->in, 0, sizeof j->in);
+    j->in.collection_id = coll;
+    j->in.uri = path;
+    j->in.status = "ok";
+    j->hash[0] = 0;
+    if (stat(path, &sb) != 0) {
+        r->failed++;
+        *what = "failed";
+        return 0;
+    }
+    j->in.size = (int64_t)sb.st_size;
+    j->in.mtime = (int64_t)sb.st_mtime;
+    struct lore_err fe;
+    lore_err_clear(&fe);
+    int frc = lore_read_file(path, data, n, MAX_FILE_BYTES, &fe);
+    if (!frc)
+        lore_sha256_hex(*data, *n, j->hash);
+    j->in.hash = j->hash;
+    j->in.mime = ing_sniff_mime(path, *data, *n);
+    if (!j->in.mime)
+        j->in.mime = "text/plain";
+    struct idx_doc old;
+    j->have_old = idx_doc_lookup(kb, coll, path, &old, NULL) == 0;
+    if (j->have_old) {
+        int same = !frc && strcmp(old.hash, j->hash) == 0;
+        int failed = strcmp(old.status, "failed") == 0;
+        idx_doc_release(&old);
+        if (same && (!failed || !o->retry_failed)) {
+            free(*data);
+            *data = NULL;
+            r->unchanged++;
+            *what = "unchanged";
+            return 0;
+        }
+    }
+    if (frc) {
+        r->failed++;
+        *what = "failed";
+        return store_failed(kb, &j->in, fe.msg, e);
+    }
+    *start = 1;
+    return 0;
+}
+
+static int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
 int ing_run(struct idx_kb *kb, const char *const *paths, size_t n_paths, const struct ing_opts *o,
@@ -305,16 +318,135 @@ int ing_run(struct idx_kb *kb, const char *const *paths, size_t n_paths, const s
         }
         files.n = w;
     }
-    for (size_t i = 0; i < files.n && !rc; i++) {
-        const char *what;
-        progress(o, i, files.n, files.v[i], NULL);
-        rc = ingest_file(kb, coll, files.v[i], o, r, &what, e);
-        r->seen++;
-        if (what && strcmp(what, "unchanged") != 0)
-            progress(o, i + 1, files.n, files.v[i], what);
+    /* parse up to `jobs` files at once in worker processes; store in this one */
+    int jobs = o->jobs > 0 ? o->jobs : online_cpus();
+    if (!o->limits.isolate)
+        jobs = 1;
+    struct job *run = calloc((size_t)jobs, sizeof *run);
+    int *busy = calloc((size_t)jobs, sizeof *busy);
+    if (!run || !busy)
+        rc = lore_err_set(e, LORE_ENOMEM, "out of memory");
+    size_t next = 0, done = 0;
+    int active = 0;
+    while (!rc && (next < files.n || active > 0)) {
+        /* start work while there are free slots */
+        while (!rc && next < files.n && active < jobs) {
+            int slot = 0;
+            while (busy[slot])
+                slot++;
+            struct job *j = &run[slot];
+            char *data;
+            size_t n;
+            int start;
+            const char *what;
+            j->index = next;
+            rc = prepare(kb, coll, files.v[next], o, j, &data, &n, &start, r, &what, e);
+            next++;
+            if (rc)
+                break;
+            if (!start) {
+                r->seen++;
+                done++;
+                if (what && strcmp(what, "unchanged") != 0)
+                    progress(o, done, files.n, files.v[j->index], what);
+                else
+                    progress(o, done, files.n, files.v[j->index], NULL);
+                continue;
+            }
+            struct ing_extract_opts xo = {o->password};
+            if (!o->limits.isolate) {
+                struct ing_result res;
+                struct lore_err pe;
+                lore_err_clear(&pe);
+                int prc = ing_extract_chunks(j->in.uri, j->in.mime, data, n, &xo, &o->chunk,
+                                             &o->limits, &res, &pe);
+                free(data);
+                rc = store_result(kb, j, prc, &res, &pe, o, r, &what, e);
+                ing_result_free(&res);
+                r->seen++;
+                done++;
+                progress(o, done, files.n, files.v[j->index], what);
+                continue;
+            }
+            struct lore_err we;
+            lore_err_clear(&we);
+            int wrc = ing_worker_start(&j->w, j->in.uri, j->in.mime, data, n, &xo, &o->chunk,
+                                       &o->limits, &we);
+            free(data); /* the child has its own copy */
+            if (wrc) {
+                rc = store_failed(kb, &j->in, we.msg, e);
+                r->failed++;
+                r->seen++;
+                done++;
+                continue;
+            }
+            fcntl(j->w.fd, F_SETFL, fcntl(j->w.fd, F_GETFL) | O_NONBLOCK);
+            busy[slot] = 1;
+            active++;
+        }
+        if (rc || active == 0)
+            continue;
+        /* wait for output from any worker, enforcing each one's wall clock */
+        struct pollfd pf[64];
+        int map[64], np = 0;
+        double now = lore_now_ms(), wait_ms = 1000;
+        for (int s2 = 0; s2 < jobs; s2++) {
+            if (!busy[s2])
+                continue;
+            struct job *j = &run[s2];
+            double left = j->w.started_ms + o->limits.wall_s * 1000.0 - now;
+            if (left <= 0 && j->w.fd >= 0) {
+                j->w.timed_out = 1;
+                ing_worker_kill(&j->w);
+                close(j->w.fd);
+                j->w.fd = -1;
+            }
+            if (j->w.fd >= 0) {
+                pf[np].fd = j->w.fd;
+                pf[np].events = POLLIN;
+                pf[np].revents = 0;
+                map[np++] = s2;
+                if (left < wait_ms)
+                    wait_ms = left < 1 ? 1 : left;
+            }
+        }
+        if (np)
+            poll(pf, (nfds_t)np, (int)wait_ms + 1);
+        for (int k = 0; k < np; k++)
+            if (pf[k].revents)
+                ing_worker_pump(&run[map[k]].w);
+        /* store whatever finished */
+        for (int s2 = 0; s2 < jobs && !rc; s2++) {
+            if (!busy[s2] || run[s2].w.fd >= 0)
+                continue;
+            struct job *j = &run[s2];
+            struct ing_result res;
+            struct lore_err pe;
+            lore_err_clear(&pe);
+            const char *what = NULL;
+            int prc = ing_worker_finish(&j->w, &res, &pe);
+            if (prc)
+                lore_err_prefix(&pe, "'%s'", j->in.uri);
+            rc = store_result(kb, j, prc, &res, &pe, o, r, &what, e);
+            ing_result_free(&res);
+            busy[s2] = 0;
+            active--;
+            r->seen++;
+            done++;
+            progress(o, done, files.n, files.v[j->index], what);
+        }
     }
-    if (!rc && o->progress == 1 && files.n)
-        progress(o, files.n, files.n, "", NULL);
+    /* on a knowledge-base failure: stop the workers still running */
+    for (int s2 = 0; run && busy && s2 < jobs; s2++) {
+        if (busy[s2]) {
+            struct ing_result res;
+            ing_worker_kill(&run[s2].w);
+            ing_worker_finish(&run[s2].w, &res, NULL);
+            ing_result_free(&res);
+        }
+    }
+    free(run);
+    free(busy);
     if (!rc && o->prune) {
         struct idx_doc *docs;
         size_t nd;
