@@ -109,6 +109,17 @@ struct idx_search_opts {
     int keep_stopwords;     /* 1: query stopwords are kept */
     const char *collection; /* NULL = all */
     int snippets;           /* 1: fill hit.snippet */
+    /* Pseudo-relevance feedback (RM3-like; see index/search.c). A first pass
+     * takes the prf_docs best chunks; their terms, weighted by in-chunk
+     * frequency, chunk score and idf, give prf_terms expansion terms whose
+     * weights are scaled so the best one gets prf_weight (query terms get 1).
+     * Expansion terms only re-rank: every hit still contains a query term.
+     * prf_docs 0 = off. */
+    int prf_docs, prf_terms;
+    double prf_weight;
+    /* Adjacent query terms ("heart failure", "IL-6") also count as a phrase
+     * with this weight; 0 = off. */
+    double bigram_weight;
 };
 
 struct idx_hit {

@@ -52,83 +52,150 @@ static int is_term_byte(unsigned char c)
     return c >= 0x80 || isalnum(c);
 }
 
-int idx_fts_query(const char *user, int keep_stopwords, struct lore_buf *out)
+/* The user's text cut into terms, in order (duplicates included, up to
+ * MAX_SEQ): t[i].uniq indexes the distinct term, glued says the term follows
+ * the previous one with no space ("IL-6", "5-HT", "n/a"). */
+#define MAX_UNIQ 256
+#define MAX_SEQ 1024
+
+struct qterm {
+    size_t off, len;
+    int stop, uniq, glued;
+};
+
+struct qterms {
+    struct lore_buf low; /* lowercased text the offsets point into */
+    struct qterm *t;     /* sequence */
+    size_t n;
+    size_t *u;           /* index in t of each distinct term's first use */
+    size_t nu, nu_stop;
+};
+
+static void qterms_release(struct qterms *q)
 {
-    struct term { size_t off, len; int stop; };
-    struct term *t = NULL;
-    size_t n = 0, cap = 0, n_stop = 0;
-    struct lore_buf low;
-    lore_buf_init(&low);
+    lore_buf_release(&q->low);
+    free(q->t);
+    free(q->u);
+}
+
+static int qterms_split(const char *user, int keep_stopwords, struct qterms *q)
+{
+    memset(q, 0, sizeof *q);
+    lore_buf_init(&q->low);
     size_t ulen = strlen(user);
     /* lowercase ASCII copy; invalid UTF-8 bytes become spaces */
     for (size_t i = 0; i < ulen;) {
         unsigned char c = (unsigned char)user[i];
         if (c < 0x80) {
-            if (lore_buf_putc(&low, (char)tolower(c)))
-                goto oom;
+            if (lore_buf_putc(&q->low, (char)tolower(c)))
+                return LORE_ENOMEM;
             i++;
             continue;
         }
         uint32_t cp;
         int l = lore_utf8_decode(user + i, ulen - i, &cp);
         if (!l) {
-            if (lore_buf_putc(&low, ' '))
-                goto oom;
+            if (lore_buf_putc(&q->low, ' '))
+                return LORE_ENOMEM;
             i++;
         } else {
-            if (lore_buf_append(&low, user + i, (size_t)l))
-                goto oom;
+            if (lore_buf_append(&q->low, user + i, (size_t)l))
+                return LORE_ENOMEM;
             i += (size_t)l;
         }
     }
-    const char *s = low.data ? low.data : "";
-    for (size_t i = 0; i < low.len;) {
+    const char *s = q->low.data ? q->low.data : "";
+    size_t cap = 0, ucap = 0, prev_end = (size_t)-1;
+    for (size_t i = 0; i < q->low.len && q->n < MAX_SEQ;) {
         if (!is_term_byte((unsigned char)s[i])) {
             i++;
             continue;
         }
         size_t j = i;
-        while (j < low.len && is_term_byte((unsigned char)s[j]))
+        while (j < q->low.len && is_term_byte((unsigned char)s[j]))
             j++;
-        int dup = 0;
-        for (size_t k = 0; k < n; k++)
-            if (t[k].len == j - i && memcmp(s + t[k].off, s + i, j - i) == 0)
-                dup = 1;
-        if (!dup && n < 256) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                struct term *nt = realloc(t, cap * sizeof *nt);
-                if (!nt)
-                    goto oom;
-                t = nt;
-            }
-            t[n].off = i;
-            t[n].len = j - i;
-            t[n].stop = !keep_stopwords && is_stopword(s + i, j - i);
-            n_stop += (size_t)t[n].stop;
-            n++;
+        int uniq = -1;
+        for (size_t k = 0; k < q->nu && uniq < 0; k++) {
+            const struct qterm *o = &q->t[q->u[k]];
+            if (o->len == j - i && memcmp(s + o->off, s + i, j - i) == 0)
+                uniq = (int)k;
         }
+        if (uniq < 0 && q->nu < MAX_UNIQ) {
+            if (q->nu == ucap) {
+                ucap = ucap ? ucap * 2 : 16;
+                size_t *nu = realloc(q->u, ucap * sizeof *nu);
+                if (!nu)
+                    return LORE_ENOMEM;
+                q->u = nu;
+            }
+            q->u[q->nu] = q->n;
+            uniq = (int)q->nu++;
+        }
+        if (q->n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct qterm *nt = realloc(q->t, cap * sizeof *nt);
+            if (!nt)
+                return LORE_ENOMEM;
+            q->t = nt;
+        }
+        struct qterm *t = &q->t[q->n++];
+        t->off = i;
+        t->len = j - i;
+        t->stop = !keep_stopwords && is_stopword(s + i, j - i);
+        t->uniq = uniq; /* -1: past MAX_UNIQ distinct terms, not searched */
+        /* glued: only punctuation (no space) since the previous term */
+        t->glued = 0;
+        if (prev_end != (size_t)-1 && i - prev_end <= 2) {
+            t->glued = 1;
+            for (size_t k = prev_end; k < i; k++)
+                if (isspace((unsigned char)s[k]))
+                    t->glued = 0;
+        }
+        if (uniq >= 0 && q->u[uniq] == q->n - 1)
+            q->nu_stop += (size_t)t->stop;
+        prev_end = j;
         i = j;
     }
-    int first = 1;
-    for (size_t k = 0; k < n; k++) {
-        if (t[k].stop && n_stop < n)
-            continue;
-        if (!first && lore_buf_puts(out, " OR "))
-            goto oom;
-        first = 0;
-        /* terms hold no '"' (not a term byte), so quoting is enough */
-        if (lore_buf_putc(out, '"') || lore_buf_append(out, s + t[k].off, t[k].len) ||
-            lore_buf_putc(out, '"'))
-            goto oom;
-    }
-    free(t);
-    lore_buf_release(&low);
     return 0;
-oom:
-    free(t);
-    lore_buf_release(&low);
-    return LORE_ENOMEM;
+}
+
+/* Is distinct term k searched? Stopwords are not, unless all terms are. */
+static int qterms_used(const struct qterms *q, size_t k)
+{
+    return !q->t[q->u[k]].stop || q->nu_stop == q->nu;
+}
+
+/* Appends "term" (quoted; terms hold no '"', not being a term byte). */
+static int put_quoted(struct lore_buf *out, const char *s, size_t n)
+{
+    return lore_buf_putc(out, '"') || lore_buf_append(out, s, n) || lore_buf_putc(out, '"');
+}
+
+/* The OR of the searched distinct terms; *nphrase = their count. */
+static int qterms_match(const struct qterms *q, struct lore_buf *out, int *nphrase)
+{
+    int n = 0;
+    for (size_t k = 0; k < q->nu; k++) {
+        if (!qterms_used(q, k))
+            continue;
+        const struct qterm *t = &q->t[q->u[k]];
+        if ((n && lore_buf_puts(out, " OR ")) || put_quoted(out, q->low.data + t->off, t->len))
+            return LORE_ENOMEM;
+        n++;
+    }
+    if (nphrase)
+        *nphrase = n;
+    return 0;
+}
+
+int idx_fts_query(const char *user, int keep_stopwords, struct lore_buf *out)
+{
+    struct qterms q;
+    int rc = qterms_split(user, keep_stopwords, &q);
+    if (!rc)
+        rc = qterms_match(&q, out, NULL);
+    qterms_release(&q);
+    return rc ? LORE_ENOMEM : 0;
 }
 
 /* ---- the ranking function --------------------------------------------------- */
