@@ -1,0 +1,443 @@
+/*
+ * kernels_avx512.c — AVX-512 tiles for F32, F16, BF16, Q8_0, Q4_0, Q5_0,
+ * Q4_K, Q5_K and Q6_K, in two flavours filled from one source: with VNNI
+ * (vpdpbusd / vpdpwssd) and with AVX-512BW only (vpmaddubsw + vpmaddwd).
+ * Built with -mavx512f/bw/vl/dq/vnni; cpu.c picks the flavour the CPU has.
+ *
+ * Same tile shape as kernels_avx2.c (R weight rows × C activation rows,
+ * weight blocks unpacked once per tile), at twice the width:
+ *
+ *   32-blocks  two blocks per 512-bit register (an odd last block runs with
+ *              the upper half zero).  VNNI: weights offset to unsigned
+ *              u = w + off (off = 128 for Q8_0, 8 for Q4_0, 16 for Q5_0) so
+ *              one dpbusd gives Σu·x, and the accumulator starts at
+ *              −off·Σx (itself one dpbusd per activation block, shared by
+ *              the R rows).  BW: |w| × sign-adjusted x with maddubs, as AVX2.
+ *   K-quants   64 elements per register; maddubs of unsigned codes with the
+ *              activations, then the int16 sub-block scales with dpwssd
+ *              (VNNI) or madd + add (BW); mins / Q6_K offset via bsums.
+ *
+ * Integer sums are exact, so results equal the reference up to float
+ * summation order.
+ */
+#include "engine/kernels.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define INLINE static inline __attribute__((always_inline))
+#define VNNI 16               /* added to a kind: use the VNNI instructions */
+
+INLINE float h2f(eng_half h)
+{
+    return _cvtsh_ss(h);
+}
+
+INLINE __m512i join256(__m256i lo, __m256i hi)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+/* See kernels_avx2.c: runs FN over an nr × nc tile in TR×TC, TR×1, 1×TC, 1×1
+ * pieces with constant R, C. */
+#define SPLIT_TILE(TR, TC, FN, KIND, BSZ)                                          \
+    for (int r_ = 0; r_ < nr;) {                                                   \
+        int rr_ = nr - r_ >= (TR) ? (TR) : 1;                                      \
+        for (int c_ = 0; c_ < nc;) {                                               \
+            int cc_ = nc - c_ >= (TC) ? (TC) : 1;                                  \
+            const char *wp = (const char *)w + (size_t)r_ * ws;                    \
+            const char *xp = (const char *)x + (size_t)c_ * xs;                    \
+            float *yp = y + (size_t)c_ * ldy + (size_t)r_;                         \
+            if (rr_ == (TR) && cc_ == (TC))                                        \
+                FN(n, wp, ws, xp, xs, yp, ldy, TR, TC, KIND, BSZ);                 \
+            else if (rr_ == (TR))                                                  \
+                FN(n, wp, ws, xp, xs, yp, ldy, TR, 1, KIND, BSZ);                  \
+            else if (cc_ == (TC))                                                  \
+                FN(n, wp, ws, xp, xs, yp, ldy, 1, TC, KIND, BSZ);                  \
+            else                                                                   \
+                FN(n, wp, ws, xp, xs, yp, ldy, 1, 1, KIND, BSZ);                   \
+            c_ += cc_;                                                             \
+        }                                                                          \
+        r_ += rr_;                                                                 \
+    }
+
+#define DEF_TILE(name, FN, KIND, BSZ, TR, TC)                                      \
+    static void name(int64_t n, const void *w, size_t ws, int nr, const void *x,   \
+                     size_t xs, int nc, float *y, size_t ldy)                      \
+    {                                                                              \
+        SPLIT_TILE(TR, TC, FN, KIND, BSZ)                                          \
+    }
+
+/* ---- float weights ------------------------------------------------------------------- */
+
+enum { WF32, WF16, WBF16 };
+
+/* Up to 16 weights from element i of a row (mask selects the valid ones). */
+INLINE __m512 loadw16(const char *row, int64_t i, __mmask16 m, int kind)
+{
+    if (kind == WF32)
+        return _mm512_maskz_loadu_ps(m, (const float *)row + i);
+    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)row + i);
+    if (kind == WF16)
+        return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+INLINE void tile_float(int64_t n, const char *w, size_t ws, const char *x, size_t xs,
+                       float *y, size_t ldy, const int R, const int C, const int kind,
+                       const size_t unused)
+{
+    (void)unused;
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++)
+            acc[r][c] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 wv[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++)
+            wv[r] = loadw16(w + (size_t)r * ws, i, m, kind);
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, (const float *)(x + (size_t)c * xs) + i);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++)
+                acc[r][c] = _mm512_fmadd_ps(wv[r], xv, acc[r][c]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++)
+            y[(size_t)c * ldy + (size_t)r] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+DEF_TILE(tile_f32, tile_float, WF32, 4, 4, 4)
+DEF_TILE(tile_f16, tile_float, WF16, 2, 4, 4)
+DEF_TILE(tile_bf16, tile_float, WBF16, 2, 4, 4)
+
+/* ---- 32-element blocks × Q8_0, two blocks per register ------------------------------- */
+
+enum { B_Q8_0, B_Q4_0, B_Q5_0 };
+
+/* The fp16 scales of two blocks as 16 lanes: 0-7 = d0, 8-15 = d1 (0 if !two). */
+INLINE __m512 scales2(const eng_half *d0, const eng_half *d1, int two)
+{
+    uint32_t h = *d0 | (uint32_t)(two ? *d1 : 0) << 16;
+    __m512 v = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h)));
+    const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    return _mm512_permutexvar_ps(idx, v);
+}
+
+/* Two blocks' 16 nibble bytes as 64 codes in element order:
+ * [b0 low nibbles, b0 high nibbles, b1 low, b1 high]. */
+INLINE __m512i nibbles64(const uint8_t *qs0, const uint8_t *qs1, int two)
+{
+    __m128i t0 = _mm_loadu_si128((const __m128i *)qs0);
+    __m128i t1 = two ? _mm_loadu_si128((const __m128i *)qs1) : _mm_setzero_si128();
+    __m512i t = _mm512_castsi256_si512(_mm256_set_m128i(t1, t0));
+    t = _mm512_shuffle_i64x2(t, t, _MM_SHUFFLE(1, 1, 0, 0));      /* qs0 qs0 qs1 qs1 */
+    const __m512i sh = _mm512_setr_epi64(0, 0, 0x0004000400040004ll, 0x0004000400040004ll,
+                                         0, 0, 0x0004000400040004ll, 0x0004000400040004ll);
+    return _mm512_and_si512(_mm512_srlv_epi16(t, sh), _mm512_set1_epi8(15));
+}
+
+/* Blocks ib (and ib+1 if two) of a weight row as 64 codes, *dw their scales.
+ * Q8_0: signed values; Q4_0 / Q5_0: unsigned codes (value = code - 8 / 16).
+ * When !two the upper 32 codes are zero. */
+INLINE __m512i unpack2(const char *row, int64_t ib, int two, int kind, size_t bsz,
+                       __m512 *dw)
+{
+    const char *b0 = row + (size_t)ib * bsz, *b1 = b0 + bsz;
+    if (kind == B_Q8_0) {
+        const struct eng_block_q8_0 *x0 = (const void *)b0, *x1 = (const void *)b1;
+        *dw = scales2(&x0->d, &x1->d, two);
+        __m256i lo = _mm256_loadu_si256((const __m256i *)x0->qs);
+        if (!two)
+            return _mm512_zextsi256_si512(lo);
+        return join256(lo, _mm256_loadu_si256((const __m256i *)x1->qs));
+    }
+    if (kind == B_Q4_0) {
+        const struct eng_block_q4_0 *x0 = (const void *)b0, *x1 = (const void *)b1;
+        *dw = scales2(&x0->d, &x1->d, two);
+        return nibbles64(x0->qs, x1->qs, two);
+    }
+    const struct eng_block_q5_0 *x0 = (const void *)b0, *x1 = (const void *)b1;
+    *dw = scales2(&x0->d, &x1->d, two);
+    uint32_t h0, h1 = 0;
+    memcpy(&h0, x0->qh, 4);
+    if (two)
+        memcpy(&h1, x1->qh, 4);
+    __m512i v = nibbles64(x0->qs, x1->qs, two);
+    __mmask64 hb = (__mmask64)h0 | (__mmask64)h1 << 32;
+    return _mm512_mask_add_epi8(v, hb, v, _mm512_set1_epi8(16));
+}
+
+INLINE void tile_b32(int64_t n, const char *w, size_t ws, const char *x, size_t xs,
+                     float *y, size_t ldy, const int R, const int C, const int kindv,
+                     const size_t bsz)
+{
+    const int kind = kindv & (VNNI - 1), vnni = kindv & VNNI;
+    const int64_t nb = n / ENG_QK;
+    const __m512i ones = _mm512_set1_epi16(1);
+    const __m512i off = _mm512_set1_epi8((char)(kind == B_Q8_0 ? 128 : kind == B_Q4_0 ? 8 : 16));
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++)
+            acc[r][c] = _mm512_setzero_ps();
+    for (int64_t ib = 0; ib < nb; ib += 2) {
+        const int two = ib + 1 < nb;
+        __m512i wq[4], aw[4];
+        __mmask64 neg[4];
+        __m512 dw[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            __m512i v = unpack2(w + (size_t)r * ws, ib, two, kind, bsz, &dw[r]);
+            if (vnni) {                   /* unsigned codes: Q8_0 gets +128 */
+                wq[r] = kind == B_Q8_0 ? _mm512_xor_si512(v, off) : v;
+            } else {                      /* signed values */
+                if (kind != B_Q8_0)
+                    v = _mm512_sub_epi8(v, off);
+                wq[r] = v;
+                aw[r] = _mm512_abs_epi8(v);
+                neg[r] = _mm512_movepi8_mask(v);
+            }
+        }
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) {
+            const struct eng_block_q8_0 *xb =
+                (const struct eng_block_q8_0 *)(x + (size_t)c * xs) + ib;
+            __m256i xlo = _mm256_loadu_si256((const __m256i *)xb[0].qs);
+            __m512 dx = scales2(&xb[0].d, &xb[1].d, two);
+            __m512i xv = two ? join256(xlo, _mm256_loadu_si256((const __m256i *)xb[1].qs))
+                             : _mm512_zextsi256_si512(xlo);
+            __m512i nxc = _mm512_setzero_si512();
+            if (vnni)
+                nxc = _mm512_sub_epi32(nxc, _mm512_dpbusd_epi32(nxc, off, xv));
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                __m512i p;
+                if (vnni) {
+                    p = _mm512_dpbusd_epi32(nxc, wq[r], xv);
+                } else {
+                    __m512i sx = _mm512_mask_sub_epi8(xv, neg[r], _mm512_setzero_si512(), xv);
+                    p = _mm512_madd_epi16(_mm512_maddubs_epi16(aw[r], sx), ones);
+                }
+                acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw[r], dx),
+                                            acc[r][c]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++)
+            y[(size_t)c * ldy + (size_t)r] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+#define Q8S sizeof(struct eng_block_q8_0)
+#define Q4S sizeof(struct eng_block_q4_0)
+#define Q5S sizeof(struct eng_block_q5_0)
+DEF_TILE(tile_q8_0_bw, tile_b32, B_Q8_0, Q8S, 4, 4)
+DEF_TILE(tile_q4_0_bw, tile_b32, B_Q4_0, Q4S, 4, 4)
+DEF_TILE(tile_q5_0_bw, tile_b32, B_Q5_0, Q5S, 4, 4)
+DEF_TILE(tile_q8_0_vnni, tile_b32, B_Q8_0 + VNNI, Q8S, 4, 4)
+DEF_TILE(tile_q4_0_vnni, tile_b32, B_Q4_0 + VNNI, Q4S, 4, 4)
+DEF_TILE(tile_q5_0_vnni, tile_b32, B_Q5_0 + VNNI, Q5S, 4, 4)
+
+/* ---- K-quants × Q8_K ---------------------------------------------------------------------
+ * Unpacked super-block, as in kernels_avx2.c but 64 elements per register:
+ *   u[j]   codes of elements 64j..64j+63 (unsigned bytes)
+ *   sv[j]  32 × int16 scales for the maddubs pairs of those elements
+ *   c16    16 × int16 weights of the activations' bsums in the correction
+ *   dot = dx * (d * Σ sv·u·x − dc * Σ c16·bsums)                            */
+struct kq {
+    __m512i u[4];
+    __m512i sv[4];
+    __m256i c16;
+    float d, dc;
+};
+
+enum { K_Q4, K_Q5, K_Q6 };
+
+INLINE void k4_scales(const uint8_t *packed, uint8_t sc[8], uint8_t m[8])
+{
+    uint32_t s[3], o[4];
+    memcpy(s, packed, 12);
+    o[0] = s[0] & 0x3f3f3f3fu;
+    o[1] = (s[2] & 0x0f0f0f0fu) | ((s[0] >> 6) & 0x03030303u) << 4;
+    o[2] = s[1] & 0x3f3f3f3fu;
+    o[3] = ((s[2] >> 4) & 0x0f0f0f0fu) | ((s[1] >> 6) & 0x03030303u) << 4;
+    memcpy(sc, o, 8);
+    memcpy(m, o + 2, 8);
+}
+
+/* 16 int16 lanes of a, then 16 of b. */
+INLINE __m512i split16(int a, int b)
+{
+    return join256(_mm256_set1_epi16((short)a), _mm256_set1_epi16((short)b));
+}
+
+INLINE void unpack_k(const char *blk, int kind, struct kq *U)
+{
+    const __m256i m4 = _mm256_set1_epi8(15);
+    if (kind == K_Q6) {
+        const struct eng_block_q6_K *b = (const void *)blk;
+        const __m256i m3 = _mm256_set1_epi8(3);
+        for (int h = 0; h < 2; h++) {
+            __m256i L0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
+            __m256i L1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
+            __m256i H = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+            __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(H, m3), 4);
+            __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2), m3), 4);
+            __m256i h2 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 4), m3), 4);
+            __m256i h3 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 6), m3), 4);
+            __m256i q0 = _mm256_or_si256(_mm256_and_si256(L0, m4), h0);
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(L1, m4), h1);
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L0, 4), m4), h2);
+            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L1, 4), m4), h3);
+            U->u[2 * h] = join256(q0, q1);
+            U->u[2 * h + 1] = join256(q2, q3);
+        }
+        const int8_t *s = b->scales;
+        for (int j = 0; j < 4; j++)
+            U->sv[j] = join256(
+                _mm256_set_m128i(_mm_set1_epi16(s[4 * j + 1]), _mm_set1_epi16(s[4 * j])),
+                _mm256_set_m128i(_mm_set1_epi16(s[4 * j + 3]), _mm_set1_epi16(s[4 * j + 2])));
+        __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+        U->c16 = _mm256_slli_epi16(s16, 5);
+        U->d = U->dc = h2f(b->d);
+        return;
+    }
+    const struct eng_block_q4_K *b4 = (const void *)blk;
+    const struct eng_block_q5_K *b5 = (const void *)blk;
+    const uint8_t *qs = kind == K_Q4 ? b4->qs : b5->qs;
+    uint8_t sc[8], m[8];
+    k4_scales(b4->scales, sc, m);
+    __m256i hb = _mm256_setzero_si256();
+    const __m256i one = _mm256_set1_epi8(1);
+    if (kind == K_Q5)
+        hb = _mm256_loadu_si256((const __m256i *)b5->qh);
+    for (int g = 0; g < 4; g++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
+        __m256i lo = _mm256_and_si256(q, m4);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if (kind == K_Q5) {
+            __m128i s0 = _mm_cvtsi32_si128(2 * g), s1 = _mm_cvtsi32_si128(2 * g + 1);
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(
+                                         _mm256_and_si256(_mm256_srl_epi16(hb, s0), one), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(
+                                         _mm256_and_si256(_mm256_srl_epi16(hb, s1), one), 4));
+        }
+        U->u[g] = join256(lo, hi);
+        U->sv[g] = split16(sc[2 * g], sc[2 * g + 1]);
+    }
+    uint64_t m64;
+    memcpy(&m64, m, 8);
+    const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    U->c16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_cvtsi64_si128((long long)m64), dup));
+    U->d = h2f(b4->d);
+    U->dc = h2f(b4->dmin);
+}
+
+INLINE void tile_k(int64_t n, const char *w, size_t ws, const char *x, size_t xs,
+                   float *y, size_t ldy, const int R, const int C, const int kindv,
+                   const size_t bsz)
+{
+    const int kind = kindv & (VNNI - 1), vnni = kindv & VNNI;
+    const int64_t nb = n / ENG_QK_K;
+    __m512 acc[2][8];
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++)
+            acc[r][c] = _mm512_setzero_ps();
+    struct kq U[2];
+    for (int64_t ib = 0; ib < nb; ib++) {
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++)
+            unpack_k(w + (size_t)r * ws + (size_t)ib * bsz, kind, &U[r]);
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) {
+            const struct eng_block_q8_K *xb =
+                (const struct eng_block_q8_K *)(x + (size_t)c * xs) + ib;
+#pragma GCC unroll 2
+            for (int r = 0; r < R; r++) {
+                __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) {
+                    __m512i xv = _mm512_loadu_si512((const void *)(xb->qs + 64 * j));
+                    __m512i p = _mm512_maddubs_epi16(U[r].u[j], xv);
+                    if (vnni)
+                        sumi = _mm512_dpwssd_epi32(sumi, p, U[r].sv[j]);
+                    else
+                        sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(p, U[r].sv[j]));
+                }
+                __m256i corr = _mm256_madd_epi16(
+                    _mm256_loadu_si256((const __m256i *)xb->bsums), U[r].c16);
+                acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi),
+                                            _mm512_set1_ps(U[r].d * xb->d), acc[r][c]);
+                acc[r][c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(corr)),
+                                             _mm512_set1_ps(U[r].dc * xb->d), acc[r][c]);
+            }
+        }
+    }
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++)
+            y[(size_t)c * ldy + (size_t)r] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+/* With a single activation row (GEMV) there is nothing to amortise the
+ * unpack over, and on CPUs that split 512-bit ops in two (Zen 4) the 256-bit
+ * kernel measured faster (bench_matmul, Q4_K 896×4864: 38 vs 28 GFLOP/s), so
+ * K-quant tiles of one activation row go to the AVX2 kernel the table held
+ * before this file overrode it. */
+static eng_tile_fn gemv_k[3];
+
+#define DEF_TILE_K(name, KIND, BSZ, SLOT)                                          \
+    static void name(int64_t n, const void *w, size_t ws, int nr, const void *x,   \
+                     size_t xs, int nc, float *y, size_t ldy)                      \
+    {                                                                              \
+        if (nc == 1 && gemv_k[SLOT]) {                                             \
+            gemv_k[SLOT](n, w, ws, nr, x, xs, nc, y, ldy);                         \
+            return;                                                                \
+        }                                                                          \
+        SPLIT_TILE(1, 8, tile_k, KIND, BSZ)                                        \
+    }
+
+#define Q4KS sizeof(struct eng_block_q4_K)
+#define Q5KS sizeof(struct eng_block_q5_K)
+#define Q6KS sizeof(struct eng_block_q6_K)
+DEF_TILE_K(tile_q4_K_bw, K_Q4, Q4KS, 0)
+DEF_TILE_K(tile_q5_K_bw, K_Q5, Q5KS, 1)
+DEF_TILE_K(tile_q6_K_bw, K_Q6, Q6KS, 2)
+DEF_TILE_K(tile_q4_K_vnni, K_Q4 + VNNI, Q4KS, 0)
+DEF_TILE_K(tile_q5_K_vnni, K_Q5 + VNNI, Q5KS, 1)
+DEF_TILE_K(tile_q6_K_vnni, K_Q6 + VNNI, Q6KS, 2)
+
+void eng_kernels_fill_avx512(struct eng_kernels *k, int vnni)
+{
+    /* cpu.c fills the AVX2 kernels first; keep their K-quant GEMV once (a
+     * second fill must not capture this file's own tiles). */
+    if (k->level >= ENG_CPU_AVX2 && !gemv_k[0]) {
+        gemv_k[0] = k->t[ENG_TYPE_Q4_K].tile;
+        gemv_k[1] = k->t[ENG_TYPE_Q5_K].tile;
+        gemv_k[2] = k->t[ENG_TYPE_Q6_K].tile;
+    }
+    k->t[ENG_TYPE_F32] = (struct eng_type_kernel){tile_f32, 4, 4};
+    k->t[ENG_TYPE_F16] = (struct eng_type_kernel){tile_f16, 4, 4};
+    k->t[ENG_TYPE_BF16] = (struct eng_type_kernel){tile_bf16, 4, 4};
+    k->t[ENG_TYPE_Q8_0] = (struct eng_type_kernel){vnni ? tile_q8_0_vnni : tile_q8_0_bw, 4, 4};
+    k->t[ENG_TYPE_Q4_0] = (struct eng_type_kernel){vnni ? tile_q4_0_vnni : tile_q4_0_bw, 4, 4};
+    k->t[ENG_TYPE_Q5_0] = (struct eng_type_kernel){vnni ? tile_q5_0_vnni : tile_q5_0_bw, 4, 4};
+    k->t[ENG_TYPE_Q4_K] = (struct eng_type_kernel){vnni ? tile_q4_K_vnni : tile_q4_K_bw, 1, 8};
+    k->t[ENG_TYPE_Q5_K] = (struct eng_type_kernel){vnni ? tile_q5_K_vnni : tile_q5_K_bw, 1, 8};
+    k->t[ENG_TYPE_Q6_K] = (struct eng_type_kernel){vnni ? tile_q6_K_vnni : tile_q6_K_bw, 1, 8};
+}
