@@ -14,7 +14,7 @@ if [ -z "${LORE_TEST_MODELS:-}" ] && [ -d "$ROOT/../shared/golden/models" ]; the
 fi
 if [ "${1:-}" = "--sanitize" ]; then
     export LORE_BUILD="$ROOT/build-asan"
-    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:hard_rss_limit_mb=8000}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
     if [ -f "$ROOT/tests/lsan.supp" ]; then
         export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"

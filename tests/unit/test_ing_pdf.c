@@ -585,7 +585,7 @@ static void test_shared_samples(void **st)
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {
-    return "leak:libfontconfig.so\n";
+    return "leak:libfontconfig.so\nleak:libcairo.so\n";
 }
 
 int main(void)
