@@ -64,6 +64,8 @@ struct idx_chunk_in {
     int page_start, page_end;
     int64_t char_start, char_end;
     int n_tokens;
+    const void *boxes;     /* word boxes blob (schema/0002_chunk_boxes.sql), or NULL */
+    size_t boxes_len;
 };
 
 /* Looks up by (collection, uri). LORE_ENOENT if absent. Release with

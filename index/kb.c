@@ -481,7 +481,7 @@ int idx_chunk_add(struct idx_kb *kb, int64_t doc_id, int ordinal, const struct i
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(kb->db,
                            "INSERT INTO chunks(doc_id, ordinal, page_start, page_end, char_start, char_end, "
-                           "heading, text, n_tokens) VALUES(?,?,?,?,?,?,?,?,?)",
+                           "heading, text, n_tokens, boxes) VALUES(?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL))
         return idx_db_err(kb, e, "adding chunk");
     sqlite3_bind_int64(st, 1, doc_id);
@@ -493,6 +493,10 @@ int idx_chunk_add(struct idx_kb *kb, int64_t doc_id, int ordinal, const struct i
     sqlite3_bind_text(st, 7, c->heading ? c->heading : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, c->text, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 9, c->n_tokens);
+    if (c->boxes && c->boxes_len)
+        sqlite3_bind_blob(st, 10, c->boxes, (int)c->boxes_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 10);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -680,6 +684,8 @@ int idx_check(struct idx_kb *kb, struct lore_buf *report, int *problems, struct 
         {"SELECT count(*) FROM chunks c JOIN documents d ON d.id=c.doc_id WHERE d.status<>'ok'",
          "chunks of failed documents"},
         {"SELECT count(*) FROM chunks WHERE length(trim(text)) = 0", "empty chunks"},
+        {"SELECT count(*) FROM chunks WHERE boxes IS NOT NULL AND length(boxes) % 10 <> 0",
+         "chunks with malformed word boxes"},
         {"SELECT count(*) FROM (SELECT collection_id, uri FROM documents GROUP BY 1, 2 HAVING count(*) > 1)",
          "duplicate documents"},
     };

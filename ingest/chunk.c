@@ -31,6 +31,7 @@ struct unit {
     int ntok;
     size_t block;    /* index into doc blocks */
     int64_t cs, ce;  /* char span */
+    int64_t bcs, bce; /* code points within the block's text */
     int sep;         /* separator before this unit: 0 none, 1 space, 2 newline, 3 blank line */
 };
 
@@ -134,10 +135,11 @@ static int add_piece(struct units *u, const struct ing_block *b, size_t bi, cons
     if (!n)
         return 0;
     int64_t off = (int64_t)lore_utf8_len(b->text, (size_t)(s - b->text));
-    struct unit x = {s, n, count_tokens(s, n), bi, b->char_start, b->char_end, sep};
+    int64_t ulen = (int64_t)lore_utf8_len(s, n);
+    struct unit x = {s, n, count_tokens(s, n), bi, b->char_start, b->char_end, off, off + ulen, sep};
     if (exact) {
         x.cs = b->char_start + off;
-        x.ce = x.cs + (int64_t)lore_utf8_len(s, n);
+        x.ce = x.cs + ulen;
     }
     if (x.ntok <= max)
         return push_unit(u, &x);
@@ -295,6 +297,25 @@ static int emit(struct out *o, const struct ing_doc *d, const struct unit *u, si
     }
     c->n_tokens = ntok;
     o->n++;
+    /* the word boxes of the passage: those inside each unit's span */
+    size_t nb = 0;
+    for (size_t i = a; i < z; i++)
+        nb += d->blocks[u[i].block].n_boxes;
+    if (nb) {
+        c->boxes = malloc(nb * sizeof *c->boxes);
+        if (!c->boxes)
+            return LORE_ENOMEM;
+        for (size_t i = a; i < z; i++) {
+            const struct ing_block *blk = &d->blocks[u[i].block];
+            for (size_t k = 0; k < blk->n_boxes; k++) {
+                const struct ing_box *x = &blk->boxes[k];
+                if (x->cs >= u[i].bcs && x->ce <= u[i].bce) {
+                    c->boxes[c->n_boxes] = *x;
+                    c->boxes[c->n_boxes++].page = blk->page;
+                }
+            }
+        }
+    }
     return 0;
 }
 
@@ -382,6 +403,7 @@ void ing_chunks_free(struct ing_chunk *c, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(c[i].text);
         free(c[i].heading);
+        free(c[i].boxes);
     }
     free(c);
 }

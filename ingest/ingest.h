@@ -26,9 +26,13 @@ enum ing_block_kind {
     ING_QUOTE = 5,
 };
 
-/* A word's box on its page, in PDF points from the top-left corner. */
+/* A word's box on its page, in PDF points from the top-left corner, and
+ * the word's span in code points within its block's text (cs..ce). page is
+ * filled in when boxes are gathered into a chunk. */
 struct ing_box {
     float x0, y0, x1, y1;
+    int32_t cs, ce;
+    int32_t page;
 };
 
 struct ing_block {
@@ -113,6 +117,8 @@ struct ing_chunk {
     int page_start, page_end;
     int64_t char_start, char_end;
     int n_tokens;          /* words, until real tokenizers exist */
+    struct ing_box *boxes; /* word boxes of the passage (PDF), owned; may be NULL */
+    size_t n_boxes;
 };
 
 struct ing_chunk_opts {

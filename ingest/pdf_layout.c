@@ -224,7 +224,21 @@ struct pb {
     int bold;
     int n_lines;
     float prev_x1;        /* right edge of the previous word, for CJK joins */
+    int64_t cps;          /* code points in text[0..cps_bytes) */
+    size_t cps_bytes;
 };
+
+/* Code points in the builder's text so far (counted incrementally). */
+static int64_t pb_cps(struct pb *p)
+{
+    if (p->text.len < p->cps_bytes) {
+        p->cps = 0;
+        p->cps_bytes = 0;
+    }
+    p->cps += (int64_t)lore_utf8_len(p->text.data + p->cps_bytes, p->text.len - p->cps_bytes);
+    p->cps_bytes = p->text.len;
+    return p->cps;
+}
 
 static void pb_init(struct pb *p)
 {
@@ -253,6 +267,8 @@ static int pb_word(struct pb *p, const struct pdf_word *w, int sep, int have_box
                 before = last_cp_of(p->text.data, p->text.len - 1);
             if (last == '-' && txn_is_alpha(before) && txn_is_lower(first)) {
                 p->text.data[--p->text.len] = 0;  /* "exam-" + "ple" */
+                if (p->nb && p->boxes[p->nb - 1].ce > p->boxes[p->nb - 1].cs + 1)
+                    p->boxes[p->nb - 1].ce--;        /* its box loses the hyphen */
             } else if (!(txn_is_cjk(last) && txn_is_cjk(first))) {
                 rc = lore_buf_putc(&p->text, ' ');
             }
@@ -265,10 +281,12 @@ static int pb_word(struct pb *p, const struct pdf_word *w, int sep, int have_box
     } else if (!p->text.len) {
         p->n_lines = 1;
     }
+    int64_t cs = p->text.len ? pb_cps(p) : 0;
     if (!rc)
         rc = lore_buf_append(&p->text, w->text, w->len);
     if (rc)
         return LORE_ENOMEM;
+    int64_t ce = pb_cps(p);
     p->prev_x1 = w->x1;
     if (have_boxes) {
         if (p->nb == p->capb) {
@@ -279,7 +297,7 @@ static int pb_word(struct pb *p, const struct pdf_word *w, int sep, int have_box
             p->boxes = b;
             p->capb = nc;
         }
-        p->boxes[p->nb++] = (struct ing_box){w->x0, w->y0, w->x1, w->y1};
+        p->boxes[p->nb++] = (struct ing_box){w->x0, w->y0, w->x1, w->y1, (int32_t)cs, (int32_t)ce, 0};
     }
     p->x0 = fminf_(p->x0, w->x0);
     p->y0 = fminf_(p->y0, w->y0);

@@ -158,6 +158,30 @@ struct job {
     struct ing_worker w;
 };
 
+static uint16_t tenths(float v)
+{
+    float t = v * 10.0f + 0.5f;
+    return t <= 0 ? 0 : t >= 65535.0f ? 65535 : (uint16_t)t;
+}
+
+/* Packs a chunk's word boxes as schema/0002_chunk_boxes.sql describes. */
+static int encode_boxes(const struct ing_chunk *c, struct lore_buf *b)
+{
+    for (size_t k = 0; k < c->n_boxes; k++) {
+        const struct ing_box *x = &c->boxes[k];
+        uint16_t v[5] = {(uint16_t)(x->page < 0 ? 0 : x->page > 65535 ? 65535 : x->page),
+                         tenths(x->x0), tenths(x->y0), tenths(x->x1), tenths(x->y1)};
+        unsigned char out[10];
+        for (int i = 0; i < 5; i++) {
+            out[2 * i] = (unsigned char)(v[i] & 0xff);
+            out[2 * i + 1] = (unsigned char)(v[i] >> 8);
+        }
+        if (lore_buf_append(b, out, sizeof out))
+            return LORE_ENOMEM;
+    }
+    return 0;
+}
+
 /* Stores a parse result (or the parse failure) as one transaction. */
 static int store_result(struct idx_kb *kb, struct job *j, int prc, struct ing_result *res,
                         const struct lore_err *pe, const struct ing_opts *o, struct ing_report *r,
@@ -187,12 +211,20 @@ static int store_result(struct idx_kb *kb, struct job *j, int prc, struct ing_re
     if ((rc = idx_begin(kb, e)))
         goto out;
     rc = idx_doc_put(kb, &in, &doc_id, e);
+    struct lore_buf bx;
+    lore_buf_init(&bx);
     for (size_t i = 0; i < res->n_chunks && !rc; i++) {
         const struct ing_chunk *c = &res->chunks[i];
+        bx.len = 0;
+        if (encode_boxes(c, &bx)) {
+            rc = lore_err_set(e, LORE_ENOMEM, "out of memory");
+            break;
+        }
         struct idx_chunk_in ci = {c->text, c->heading, c->page_start, c->page_end,
-                                  c->char_start, c->char_end, c->n_tokens};
+                                  c->char_start, c->char_end, c->n_tokens, bx.data, bx.len};
         rc = idx_chunk_add(kb, doc_id, (int)i, &ci, NULL, e);
     }
+    lore_buf_release(&bx);
     if (rc) {
         idx_rollback(kb);
         lore_err_prefix(e, "storing '%s'", j->in.uri);

@@ -16,7 +16,8 @@
  *   str title   i32 pages
  *   u32 n_warnings  { str warning }
  *   u32 n_chunks    { str text  str heading  i32 page_start  i32 page_end
- *                     i64 char_start  i64 char_end  i32 n_tokens }
+ *                     i64 char_start  i64 char_end  i32 n_tokens
+ *                     u32 n_boxes { i32 page  f32 x0 y0 x1 y1 } }
  *   where str = u32 length + bytes (no NUL)
  */
 #include "ingest/ingest.h"
@@ -97,6 +98,13 @@ static int encode(struct lore_buf *b, int status, const char *msg, const struct 
         int64_t cs = c[i].char_start, ce = c[i].char_end;
         rc = put_str(b, c[i].text, c[i].len) || put_str(b, c[i].heading, strlen(c[i].heading)) ||
              put(b, &ps, 4) || put(b, &pe, 4) || put(b, &cs, 8) || put(b, &ce, 8) || put(b, &nt, 4);
+        uint32_t nb = (uint32_t)c[i].n_boxes;
+        rc = rc || put(b, &nb, 4);
+        for (size_t k = 0; k < c[i].n_boxes && !rc; k++) {
+            const struct ing_box *x = &c[i].boxes[k];
+            float f[4] = {x->x0, x->y0, x->x1, x->y1};
+            rc = put(b, &x->page, 4) || put(b, f, sizeof f);
+        }
     }
     return rc;
 }
@@ -194,6 +202,29 @@ static int decode(const char *buf, size_t n, struct ing_result *res, struct lore
             c->page_start = ps;
             c->page_end = pe;
             c->n_tokens = nt;
+            uint32_t nb = 0;
+            get(&r, &nb, 4);
+            if (r.bad || nb > (size_t)(r.end - r.p) / 20) {
+                r.bad = 1;
+                break;
+            }
+            if (nb) {
+                c->boxes = calloc(nb, sizeof *c->boxes);
+                if (!c->boxes) {
+                    r.bad = 1;
+                    break;
+                }
+                c->n_boxes = nb;
+                for (uint32_t k = 0; k < nb; k++) {
+                    float f[4];
+                    get(&r, &c->boxes[k].page, 4);
+                    get(&r, f, sizeof f);
+                    c->boxes[k].x0 = f[0];
+                    c->boxes[k].y0 = f[1];
+                    c->boxes[k].x1 = f[2];
+                    c->boxes[k].y1 = f[3];
+                }
+            }
         }
     } else {
         r.bad = 1;

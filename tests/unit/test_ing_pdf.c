@@ -307,6 +307,35 @@ static void test_report_golden(void **st)
                                  "South | 950 | -2%\nWest | 2,310 | 11%");
     assert_int_equal(d->n_warnings, 1);
     assert_non_null(strstr(d->warnings[0], "1 of 4 pages have no text layer"));
+    /* every word box knows its span in its block's text */
+    for (size_t i = 0; i < d->n_blocks; i++) {
+        const struct ing_block *k = &d->blocks[i];
+        int64_t len = (int64_t)lore_utf8_len(k->text, k->len);
+        for (size_t j = 0; j < k->n_boxes; j++) {
+            assert_true(k->boxes[j].cs >= 0 && k->boxes[j].cs < k->boxes[j].ce && k->boxes[j].ce <= len);
+            assert_true(k->boxes[j].x0 < k->boxes[j].x1 && k->boxes[j].y0 < k->boxes[j].y1);
+            if (j)
+                assert_true(k->boxes[j].cs >= k->boxes[j - 1].ce);
+        }
+    }
+    /* chunks carry the boxes of exactly their passage, with pages */
+    struct ing_chunk_opts co = {12, 0};
+    struct ing_chunk *ch;
+    size_t nch;
+    assert_int_equal(ing_chunk_doc(d, &co, &ch, &nch, &e), 0);
+    int found = 0;
+    for (size_t i = 0; i < nch; i++) {
+        if (ch[i].page_start > 0)
+            assert_true(ch[i].n_boxes > 0 && (int)ch[i].n_boxes <= ch[i].n_tokens + 2);
+        for (size_t j = 0; j < ch[i].n_boxes; j++)
+            assert_true(ch[i].boxes[j].page >= ch[i].page_start && ch[i].boxes[j].page <= ch[i].page_end);
+        if (strstr(ch[i].text, "Left column starts")) {
+            found = 1;
+            assert_true(ch[i].boxes[0].x1 < 306.0f); /* the left half of a 612-pt page */
+        }
+    }
+    assert_true(found);
+    ing_chunks_free(ch, nch);
     ing_doc_free(d);
     lore_buf_release(&pdf);
 }
