@@ -21,6 +21,7 @@
  */
 #include "engine/model.h"
 #include "engine/kernels.h"
+#include "engine/vecf.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -62,6 +63,7 @@ struct eng_ctx {
     float *att;                      /* per worker: [n_ctx] scores */
     float *rope_cos, *rope_sin;      /* [UBATCH][n_rot/2] */
     int n_workers;
+    const struct eng_vecf *vf;
 };
 
 /* ---- loading ------------------------------------------------------------------ */
@@ -315,6 +317,7 @@ int eng_ctx_new(struct eng_model *m, int n_ctx, int n_threads, struct eng_ctx **
         return rc;
     }
     c->n_workers = eng_pool_size(c->pool);
+    c->vf = eng_vecf_get();
     size_t kv = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
     size_t E = (size_t)hp->n_embd, F = (size_t)hp->n_ff, B = UBATCH;
     c->kc = malloc((size_t)hp->n_layer * (size_t)n_ctx * kv * sizeof(float));
@@ -423,17 +426,17 @@ static void attn_worker(void *ctx, int64_t begin, int64_t end, int worker)
     const float *vl = c->vc + (size_t)j->layer * c->n_ctx * kvw;
     float *att = c->att + (size_t)worker * c->n_ctx;
     float scale = 1.0f / sqrtf((float)hd);
+    const struct eng_vecf *vf = c->vf;
     for (int64_t it = begin; it < end; it++) {
-        int t = (int)(it / nh), h = (int)(it % nh), kvh = h / group;
+        /* head-major order: a contiguous range of items mixes short and long
+         * contexts, so an even split of items is an even split of work */
+        int h = (int)(it / j->n), t = (int)(it % j->n), kvh = h / group;
         int npos = j->pos0 + t + 1;
         const float *q = c->q + (size_t)t * nh * hd + (size_t)h * hd;
         float mx = -INFINITY;
         for (int p = 0; p < npos; p++) {
             const float *k = kl + (size_t)p * kvw + (size_t)kvh * hd;
-            float s = 0;
-            for (int d = 0; d < hd; d++)
-                s += q[d] * k[d];
-            s *= scale;
+            float s = vf->dot(q, k, hd) * scale;
             att[p] = s;
             if (s > mx)
                 mx = s;
@@ -447,10 +450,7 @@ static void attn_worker(void *ctx, int64_t begin, int64_t end, int worker)
         float *o = c->a + (size_t)t * nh * hd + (size_t)h * hd;
         memset(o, 0, (size_t)hd * sizeof *o);
         for (int p = 0; p < npos; p++) {
-            const float *v = vl + (size_t)p * kvw + (size_t)kvh * hd;
-            float w = att[p] * inv;
-            for (int d = 0; d < hd; d++)
-                o[d] += w * v[d];
+            vf->axpy(o, att[p] * inv, vl + (size_t)p * kvw + (size_t)kvh * hd, hd);
         }
     }
 }

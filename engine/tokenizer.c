@@ -469,7 +469,7 @@ int64_t eng_tok_encode(const struct eng_tok *t, const char *text, size_t len,
         if (rc)
             goto done;
     }
-    if (ids && cap)
+    if (ids && cap && out.n)
         memcpy(ids, out.v, (out.n < cap ? out.n : cap) * sizeof *ids);
 done:
     free(frags.v);

@@ -1,0 +1,39 @@
+/* vecf.c — the portable float primitives and the dispatch (see vecf.h). */
+#include "engine/vecf.h"
+#include "engine/kernels.h"
+
+static float dot_ref(const float *a, const float *b, int n)
+{
+    float s[4] = {0, 0, 0, 0};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++)
+            s[k] += a[i + k] * b[i + k];
+    for (; i < n; i++)
+        s[0] += a[i] * b[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+static void axpy_ref(float *y, float a, const float *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+static const struct eng_vecf vf_ref = {dot_ref, axpy_ref};
+static const struct eng_vecf vf_avx2 = {eng_vecf_dot_avx2, eng_vecf_axpy_avx2};
+static const struct eng_vecf vf_avx512 = {eng_vecf_dot_avx512, eng_vecf_axpy_avx512};
+
+const struct eng_vecf *eng_vecf_for_level(int level)
+{
+    if (level >= ENG_CPU_AVX512)
+        return &vf_avx512;
+    if (level >= ENG_CPU_AVX2)
+        return &vf_avx2;
+    return &vf_ref;
+}
+
+const struct eng_vecf *eng_vecf_get(void)
+{
+    return eng_vecf_for_level(eng_kernels_get()->level);
+}
