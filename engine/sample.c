@@ -343,7 +343,15 @@ int eng_generate(struct eng_ctx *c, const int32_t *prompt, int n_prompt, const s
         hist[n_hist++] = id;
         r->n_tokens++;
         int64_t pl = eng_tok_piece(tok, id, false, piece, sizeof piece);
-        if (pl > 0 && lore_buf_append(&text, piece, (size_t)(pl < (int64_t)sizeof piece ? pl : (int64_t)sizeof piece))) {
+        const char *pp = piece;
+        /* SentencePiece: the space the encoder would prefix to the first word
+         * is dropped from the piece right after BOS */
+        if (pl > 0 && piece[0] == ' ' && eng_tok_kind(tok) == ENG_TOK_SPM &&
+            hist[n_hist - 2] == eng_tok_bos(tok)) {
+            pp++;
+            pl--;
+        }
+        if (pl > 0 && lore_buf_append(&text, pp, (size_t)(pl < (int64_t)sizeof piece ? pl : (int64_t)sizeof piece))) {
             rc = lore_err_set(e, LORE_ENOMEM, "out of memory");
             goto out;
         }
