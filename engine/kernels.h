@@ -229,6 +229,8 @@ struct eng_kernels {
     int level;                 /* enum eng_cpu_level */
     const char *name;          /* "generic", "avx2", "avx512", "avx512vnni" */
     struct eng_type_kernel t[ENG_TYPE_COUNT];
+    /* activation quantisers; bit-identical to eng_quantize_row_q8_0/_K */
+    eng_from_float_fn quantize_q8_0, quantize_q8_K;
 };
 
 /* The table for the best level this CPU has, or the one LORE_CPU asks for

@@ -8,8 +8,10 @@
  * unsigned bytes plus scales) and reused for the C activation rows, then
  * multiplied with 8-bit integer dot products:
  *
- *   32-blocks  w = signed byte, x = Q8_0 byte:
+ *   32-blocks  x = Q8_0 byte; Q8_0 weights w signed:
  *              madd(maddubs(|w|, sign(x, w)), 1)   → 8 × int32, exact
+ *              Q4_0/Q5_0 codes u = w + off unsigned:
+ *              madd(maddubs(u, x), 1) − off·Σx     → 8 × int32, exact
  *   K-quants   u = unsigned code 0..63, x = Q8_K byte:
  *              Σ_k madd(maddubs(u_k, x_k), scale16_k) → 8 × int32, exact,
  *              then the per-sub-block mins (Q4_K/Q5_K) or the -32 offset
@@ -21,6 +23,7 @@
  */
 #include "engine/kernels.h"
 
+#include <float.h>
 #include <immintrin.h>
 #include <string.h>
 
@@ -154,7 +157,8 @@ INLINE __m256i nibbles32(const uint8_t *qs)
 
 enum { B_Q8_0, B_Q4_0, B_Q5_0 };
 
-/* One weight block as 32 signed bytes; *d its scale. */
+/* One weight block as 32 bytes, *d its scale: Q8_0 signed values, Q4_0 and
+ * Q5_0 unsigned codes (value = code - 8 / 16). */
 INLINE __m256i unpack32(const char *blk, int kind, float *d)
 {
     if (kind == B_Q8_0) {
@@ -165,22 +169,26 @@ INLINE __m256i unpack32(const char *blk, int kind, float *d)
     if (kind == B_Q4_0) {
         const struct eng_block_q4_0 *b = (const void *)blk;
         *d = h2f(b->d);
-        return _mm256_sub_epi8(nibbles32(b->qs), _mm256_set1_epi8(8));
+        return nibbles32(b->qs);
     }
     const struct eng_block_q5_0 *b = (const void *)blk;
     uint32_t qh;
     memcpy(&qh, b->qh, 4);
     *d = h2f(b->d);
     __m256i hi = _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(16));
-    return _mm256_sub_epi8(_mm256_or_si256(nibbles32(b->qs), hi), _mm256_set1_epi8(16));
+    return _mm256_or_si256(nibbles32(b->qs), hi);
 }
 
+/* Q8_0 weights are signed: |w| · sign(x, w) through maddubs.  Q4_0 / Q5_0
+ * codes u are unsigned and small, so maddubs(u, x) cannot saturate; the
+ * offset comes off as off·Σx, computed once per activation block. */
 INLINE void tile_b32(int64_t n, const char *w, size_t ws, const char *x, size_t xs,
                      float *y, size_t ldy, const int R, const int C, const int kind,
                      const size_t bsz)
 {
     const int64_t nb = n / ENG_QK;
     const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i off = _mm256_set1_epi8(kind == B_Q4_0 ? 8 : 16);
     __m256 acc[4][4];
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
@@ -194,7 +202,8 @@ INLINE void tile_b32(int64_t n, const char *w, size_t ws, const char *x, size_t 
         for (int r = 0; r < R; r++) {
             float d;
             wv[r] = unpack32(w + (size_t)r * ws + (size_t)ib * bsz, kind, &d);
-            av[r] = _mm256_abs_epi8(wv[r]);
+            if (kind == B_Q8_0)
+                av[r] = _mm256_abs_epi8(wv[r]);
             dw[r] = _mm256_set1_ps(d);
         }
 #pragma GCC unroll 4
@@ -203,10 +212,19 @@ INLINE void tile_b32(int64_t n, const char *w, size_t ws, const char *x, size_t 
                 (const struct eng_block_q8_0 *)(x + (size_t)c * xs) + ib;
             __m256i xv = _mm256_loadu_si256((const __m256i *)xb->qs);
             __m256 dx = _mm256_set1_ps(h2f(xb->d));
+            __m256i xoff = _mm256_setzero_si256();
+            if (kind != B_Q8_0)
+                xoff = _mm256_madd_epi16(_mm256_maddubs_epi16(off, xv), ones);
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
-                __m256i p = _mm256_maddubs_epi16(av[r], _mm256_sign_epi8(xv, wv[r]));
-                p = _mm256_madd_epi16(p, ones);
+                __m256i p;
+                if (kind == B_Q8_0) {
+                    p = _mm256_maddubs_epi16(av[r], _mm256_sign_epi8(xv, wv[r]));
+                    p = _mm256_madd_epi16(p, ones);
+                } else {
+                    p = _mm256_madd_epi16(_mm256_maddubs_epi16(wv[r], xv), ones);
+                    p = _mm256_sub_epi32(p, xoff);
+                }
                 acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw[r], dx),
                                             acc[r][c]);
             }
@@ -226,18 +244,23 @@ DEF_TILE(tile_q5_0, tile_b32, B_Q5_0, sizeof(struct eng_block_q5_0), 4, 2)
 /* ---- K-quants × Q8_K -------------------------------------------------------------------
  * A super-block unpacked for dotting:
  *   u[k]   codes of elements 32k..32k+31 as unsigned bytes
- *   sv[k]  16 × int16 scale for those elements' products (lanes 0-7 cover
- *          elements 32k..32k+15, lanes 8-15 the next 16)
+ *   scv    int16 scales, 8 per 128-bit lane, such that broadcasting element
+ *          k within each lane (shuffle SV_IDX(k)) gives the scale vector sv_k
+ *          of chunk k: lanes 0-7 for elements 32k..32k+15, 8-15 the next 16
+ *          Q4_K/Q5_K: both lanes sc0..sc7      (sv_k = sub-block k's scale)
+ *          Q6_K:      sc0,sc2,..,sc14 | sc1,sc3,..,sc15   (scales[e/16])
  *   c16    16 × int16 weights of the activations' bsums in the correction
- *   dot = dx * (d * Σ_k Σ sv·u·x  −  dc * Σ_i c16[i]·bsums[i])
- *   Q4_K/Q5_K: sv = sub-block scale, c16[i] = min of sub-block i/2, dc = dmin
- *   Q6_K:      sv = scales[e/16],   c16[i] = 32·scales[i],        dc = d     */
+ *   dot = dx * (d * Σ_k Σ sv_k·u·x  −  dc * Σ_i c16[i]·bsums[i])
+ *   Q4_K/Q5_K: c16[i] = min of sub-block i/2, dc = dmin
+ *   Q6_K:      c16[i] = 32·scales[i],        dc = d                          */
 struct kq {
     __m256i u[8];
-    __m256i sv[8];
+    __m256i scv;
     __m256i c16;
     float d, dc;
 };
+
+#define SV_IDX(k) _mm256_set1_epi16((short)((2 * (k) + 1) << 8 | 2 * (k)))
 
 enum { K_Q4, K_Q5, K_Q6 };
 
@@ -275,10 +298,11 @@ INLINE void unpack_k(const char *blk, int kind, struct kq *U)
             U->u[4 * h + 3] =
                 _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L1, 4), m4), h3);
         }
-        for (int k = 0; k < 8; k++)
-            U->sv[k] = _mm256_set_m128i(_mm_set1_epi16(b->scales[2 * k + 1]),
-                                        _mm_set1_epi16(b->scales[2 * k]));
-        __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+        __m128i s8 = _mm_loadu_si128((const __m128i *)b->scales);
+        const __m128i evens_odds = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14,
+                                                 1, 3, 5, 7, 9, 11, 13, 15);
+        U->scv = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(s8, evens_odds));
+        __m256i s16 = _mm256_cvtepi8_epi16(s8);
         U->c16 = _mm256_slli_epi16(s16, 5);
         U->d = U->dc = h2f(b->d);
         return;
@@ -305,10 +329,10 @@ INLINE void unpack_k(const char *blk, int kind, struct kq *U)
         U->u[2 * g] = lo;
         U->u[2 * g + 1] = hi;
     }
-    for (int k = 0; k < 8; k++)
-        U->sv[k] = _mm256_set1_epi16(sc[k]);
-    uint64_t m64;
+    uint64_t sc64, m64;
+    memcpy(&sc64, sc, 8);
     memcpy(&m64, m, 8);
+    U->scv = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc64)));
     const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
     U->c16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_cvtsi64_si128((long long)m64), dup));
     U->d = h2f(b4->d);
@@ -342,7 +366,8 @@ INLINE void tile_k(int64_t n, const char *w, size_t ws, const char *x, size_t xs
                 for (int k = 0; k < 8; k++) {
                     __m256i xv = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * k));
                     __m256i p = _mm256_maddubs_epi16(U[r].u[k], xv);
-                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, U[r].sv[k]));
+                    __m256i sv = _mm256_shuffle_epi8(U[r].scv, SV_IDX(k));
+                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sv));
                 }
                 __m256i corr = _mm256_madd_epi16(
                     _mm256_loadu_si256((const __m256i *)xb->bsums), U[r].c16);
@@ -364,8 +389,85 @@ DEF_TILE(tile_q4_K, tile_k, K_Q4, sizeof(struct eng_block_q4_K), 1, 8)
 DEF_TILE(tile_q5_K, tile_k, K_Q5, sizeof(struct eng_block_q5_K), 1, 8)
 DEF_TILE(tile_q6_K, tile_k, K_Q6, sizeof(struct eng_block_q6_K), 1, 8)
 
+/* ---- activation quantisers -------------------------------------------------------------
+ * Bit-identical to quant.c: the same float operations in the same order
+ * (max |x|, d = amax / 127, id = 1 / d, q = trunc(x·id ± 0.5) clamped to
+ * ±127; NaN → INT_MIN → -127), eight lanes at a time. */
+
+INLINE float amax8(const float *x, int n)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8)      /* max(a, m) keeps m when a is NaN, as quant.c */
+        m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), m);
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* 32 floats × id → 32 int8 codes, and (if sums) their sum of each 16. */
+INLINE void quant32(const float *x, float id, int8_t *q)
+{
+    const __m256 vid = _mm256_set1_ps(id), sign = _mm256_set1_ps(-0.0f),
+                 half = _mm256_set1_ps(0.5f);
+    const __m256i lim = _mm256_set1_epi32(127), nlim = _mm256_set1_epi32(-127);
+    __m256i i32[4];
+    for (int k = 0; k < 4; k++) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), vid);
+        v = _mm256_add_ps(v, _mm256_or_ps(_mm256_and_ps(v, sign), half));
+        __m256i t = _mm256_cvttps_epi32(v);
+        i32[k] = _mm256_max_epi32(_mm256_min_epi32(t, lim), nlim);
+    }
+    /* pack 4×8 int32 → 32 int8 in order: packs work per 128-bit lane, so
+     * undo the lane interleave with one permute */
+    __m256i a = _mm256_packs_epi32(i32[0], i32[1]);
+    __m256i b = _mm256_packs_epi32(i32[2], i32[3]);
+    __m256i c = _mm256_packs_epi16(a, b);
+    c = _mm256_permutevar8x32_epi32(c, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, c);
+}
+
+static void quantize_q8_0_avx2(const float *x, void *y, int64_t n)
+{
+    struct eng_block_q8_0 *b = y;
+    for (int64_t i = 0; i < n / ENG_QK; i++, b++, x += ENG_QK) {
+        float amax = amax8(x, ENG_QK);
+        float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+        id = id <= FLT_MAX ? id : 0.0f;
+        b->d = eng_fp32_to_fp16(d);
+        quant32(x, id, b->qs);
+    }
+}
+
+static void quantize_q8_K_avx2(const float *x, void *y, int64_t n)
+{
+    struct eng_block_q8_K *b = y;
+    const __m256i ones8 = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < n / ENG_QK_K; i++, b++, x += ENG_QK_K) {
+        float amax = amax8(x, ENG_QK_K);
+        float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+        id = id <= FLT_MAX ? id : 0.0f;
+        b->d = d;
+        for (int k = 0; k < ENG_QK_K / 32; k++) {
+            quant32(x + 32 * k, id, b->qs + 32 * k);
+            /* sums of 16: maddubs with ones gives pairs, madd/hadd the rest */
+            __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * k));
+            __m256i s16 = _mm256_maddubs_epi16(ones8, q);               /* 16 × pair sums */
+            __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));  /* 8 × quad sums */
+            __m128i lo = _mm256_castsi256_si128(s32), hi = _mm256_extracti128_si256(s32, 1);
+            __m128i t = _mm_hadd_epi32(lo, hi);                          /* 4 × octets */
+            t = _mm_hadd_epi32(t, t);                                    /* 2 × sixteens */
+            b->bsums[2 * k] = (int16_t)_mm_cvtsi128_si32(t);
+            b->bsums[2 * k + 1] = (int16_t)_mm_extract_epi32(t, 1);
+        }
+    }
+}
+
 void eng_kernels_fill_avx2(struct eng_kernels *k)
 {
+    k->quantize_q8_0 = quantize_q8_0_avx2;
+    k->quantize_q8_K = quantize_q8_K_avx2;
     k->t[ENG_TYPE_F32] = (struct eng_type_kernel){tile_f32, 4, 2};
     k->t[ENG_TYPE_F16] = (struct eng_type_kernel){tile_f16, 4, 2};
     k->t[ENG_TYPE_BF16] = (struct eng_type_kernel){tile_bf16, 4, 2};

@@ -8,11 +8,12 @@
  * weight blocks unpacked once per tile), at twice the width:
  *
  *   32-blocks  two blocks per 512-bit register (an odd last block runs with
- *              the upper half zero).  VNNI: weights offset to unsigned
- *              u = w + off (off = 128 for Q8_0, 8 for Q4_0, 16 for Q5_0) so
- *              one dpbusd gives Σu·x, and the accumulator starts at
- *              −off·Σx (itself one dpbusd per activation block, shared by
- *              the R rows).  BW: |w| × sign-adjusted x with maddubs, as AVX2.
+ *              the upper half zero).  VNNI: weights as unsigned codes
+ *              u = w + off (off = 128 for Q8_0, 8 for Q4_0, 16 for Q5_0 —
+ *              for the last two that is simply the stored code) so one
+ *              dpbusd gives Σu·x, and the accumulator starts at −off·Σx
+ *              (itself one dpbusd per activation block, shared by the R
+ *              rows).  BW: |w| × sign-adjusted x with maddubs, as AVX2.
  *   K-quants   64 elements per register; maddubs of unsigned codes with the
  *              activations, then the int16 sub-block scales with dpwssd
  *              (VNNI) or madd + add (BW); mins / Q6_K offset via bsums.
@@ -76,8 +77,10 @@ enum { WF32, WF16, WBF16 };
 INLINE __m512 loadw16(const char *row, int64_t i, __mmask16 m, int kind)
 {
     if (kind == WF32)
-        return _mm512_maskz_loadu_ps(m, (const float *)row + i);
-    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)row + i);
+        return m == 0xffff ? _mm512_loadu_ps((const float *)row + i)
+                           : _mm512_maskz_loadu_ps(m, (const float *)row + i);
+    __m256i h = m == 0xffff ? _mm256_loadu_si256((const __m256i *)((const uint16_t *)row + i))
+                            : _mm256_maskz_loadu_epi16(m, (const uint16_t *)row + i);
     if (kind == WF16)
         return _mm512_cvtph_ps(h);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -94,15 +97,18 @@ INLINE void tile_float(int64_t n, const char *w, size_t ws, const char *x, size_
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++)
             acc[r][c] = _mm512_setzero_ps();
+    /* full vectors, then one masked pass for the tail */
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const int full = n - i >= 16;
+        __mmask16 m = full ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
         __m512 wv[4];
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++)
             wv[r] = loadw16(w + (size_t)r * ws, i, m, kind);
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++) {
-            __m512 xv = _mm512_maskz_loadu_ps(m, (const float *)(x + (size_t)c * xs) + i);
+            const float *xr = (const float *)(x + (size_t)c * xs) + i;
+            __m512 xv = full ? _mm512_loadu_ps(xr) : _mm512_maskz_loadu_ps(m, xr);
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++)
                 acc[r][c] = _mm512_fmadd_ps(wv[r], xv, acc[r][c]);
@@ -277,10 +283,17 @@ INLINE void k4_scales(const uint8_t *packed, uint8_t sc[8], uint8_t m[8])
     memcpy(m, o + 2, 8);
 }
 
-/* 16 int16 lanes of a, then 16 of b. */
-INLINE __m512i split16(int a, int b)
+/* The four scale vectors from s16 (the int16 scale of each 16 elements):
+ * sv[j] lane l = s16[4j + l/8], matching maddubs pairs of elements 64j... */
+INLINE void spread_scales(__m256i s16, __m512i sv[4])
 {
-    return join256(_mm256_set1_epi16((short)a), _mm256_set1_epi16((short)b));
+    const __m512i base = _mm512_cvtepu8_epi16(_mm256_setr_epi8(
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    __m512i s = _mm512_castsi256_si512(s16);
+    for (int j = 0; j < 4; j++)
+        sv[j] = _mm512_permutexvar_epi16(_mm512_add_epi16(base, _mm512_set1_epi16((short)(4 * j))),
+                                         s);
 }
 
 INLINE void unpack_k(const char *blk, int kind, struct kq *U)
@@ -304,12 +317,8 @@ INLINE void unpack_k(const char *blk, int kind, struct kq *U)
             U->u[2 * h] = join256(q0, q1);
             U->u[2 * h + 1] = join256(q2, q3);
         }
-        const int8_t *s = b->scales;
-        for (int j = 0; j < 4; j++)
-            U->sv[j] = join256(
-                _mm256_set_m128i(_mm_set1_epi16(s[4 * j + 1]), _mm_set1_epi16(s[4 * j])),
-                _mm256_set_m128i(_mm_set1_epi16(s[4 * j + 3]), _mm_set1_epi16(s[4 * j + 2])));
         __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+        spread_scales(s16, U->sv);
         U->c16 = _mm256_slli_epi16(s16, 5);
         U->d = U->dc = h2f(b->d);
         return;
@@ -335,11 +344,13 @@ INLINE void unpack_k(const char *blk, int kind, struct kq *U)
                                          _mm256_and_si256(_mm256_srl_epi16(hb, s1), one), 4));
         }
         U->u[g] = join256(lo, hi);
-        U->sv[g] = split16(sc[2 * g], sc[2 * g + 1]);
     }
-    uint64_t m64;
+    uint64_t sc64, m64;
+    memcpy(&sc64, sc, 8);
     memcpy(&m64, m, 8);
     const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    spread_scales(_mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_cvtsi64_si128((long long)sc64), dup)),
+                  U->sv);
     U->c16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_cvtsi64_si128((long long)m64), dup));
     U->d = h2f(b4->d);
     U->dc = h2f(b4->dmin);
@@ -394,43 +405,18 @@ INLINE void tile_k(int64_t n, const char *w, size_t ws, const char *x, size_t xs
             y[(size_t)c * ldy + (size_t)r] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
-/* With a single activation row (GEMV) there is nothing to amortise the
- * unpack over, and on CPUs that split 512-bit ops in two (Zen 4) the 256-bit
- * kernel measured faster (bench_matmul, Q4_K 896×4864: 38 vs 28 GFLOP/s), so
- * K-quant tiles of one activation row go to the AVX2 kernel the table held
- * before this file overrode it. */
-static eng_tile_fn gemv_k[3];
-
-#define DEF_TILE_K(name, KIND, BSZ, SLOT)                                          \
-    static void name(int64_t n, const void *w, size_t ws, int nr, const void *x,   \
-                     size_t xs, int nc, float *y, size_t ldy)                      \
-    {                                                                              \
-        if (nc == 1 && gemv_k[SLOT]) {                                             \
-            gemv_k[SLOT](n, w, ws, nr, x, xs, nc, y, ldy);                         \
-            return;                                                                \
-        }                                                                          \
-        SPLIT_TILE(1, 8, tile_k, KIND, BSZ)                                        \
-    }
-
 #define Q4KS sizeof(struct eng_block_q4_K)
 #define Q5KS sizeof(struct eng_block_q5_K)
 #define Q6KS sizeof(struct eng_block_q6_K)
-DEF_TILE_K(tile_q4_K_bw, K_Q4, Q4KS, 0)
-DEF_TILE_K(tile_q5_K_bw, K_Q5, Q5KS, 1)
-DEF_TILE_K(tile_q6_K_bw, K_Q6, Q6KS, 2)
-DEF_TILE_K(tile_q4_K_vnni, K_Q4 + VNNI, Q4KS, 0)
-DEF_TILE_K(tile_q5_K_vnni, K_Q5 + VNNI, Q5KS, 1)
-DEF_TILE_K(tile_q6_K_vnni, K_Q6 + VNNI, Q6KS, 2)
+DEF_TILE(tile_q4_K_bw, tile_k, K_Q4, Q4KS, 1, 8)
+DEF_TILE(tile_q5_K_bw, tile_k, K_Q5, Q5KS, 1, 8)
+DEF_TILE(tile_q6_K_bw, tile_k, K_Q6, Q6KS, 1, 8)
+DEF_TILE(tile_q4_K_vnni, tile_k, K_Q4 + VNNI, Q4KS, 1, 8)
+DEF_TILE(tile_q5_K_vnni, tile_k, K_Q5 + VNNI, Q5KS, 1, 8)
+DEF_TILE(tile_q6_K_vnni, tile_k, K_Q6 + VNNI, Q6KS, 1, 8)
 
 void eng_kernels_fill_avx512(struct eng_kernels *k, int vnni)
 {
-    /* cpu.c fills the AVX2 kernels first; keep their K-quant GEMV once (a
-     * second fill must not capture this file's own tiles). */
-    if (k->level >= ENG_CPU_AVX2 && !gemv_k[0]) {
-        gemv_k[0] = k->t[ENG_TYPE_Q4_K].tile;
-        gemv_k[1] = k->t[ENG_TYPE_Q5_K].tile;
-        gemv_k[2] = k->t[ENG_TYPE_Q6_K].tile;
-    }
     k->t[ENG_TYPE_F32] = (struct eng_type_kernel){tile_f32, 4, 4};
     k->t[ENG_TYPE_F16] = (struct eng_type_kernel){tile_f16, 4, 4};
     k->t[ENG_TYPE_BF16] = (struct eng_type_kernel){tile_bf16, 4, 4};

@@ -58,6 +58,8 @@ void eng_kernels_fill_ref(struct eng_kernels *k)
         k->t[i] = (struct eng_type_kernel){NULL, 1, 1};
     for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++)
         k->t[tiles[i].type] = (struct eng_type_kernel){tiles[i].fn, 1, 4};
+    k->quantize_q8_0 = eng_quantize_row_q8_0;
+    k->quantize_q8_K = eng_quantize_row_q8_K;
 }
 
 float eng_vec_dot(const struct eng_kernels *k, int type, int64_t n, const void *w,
@@ -72,7 +74,7 @@ float eng_vec_dot(const struct eng_kernels *k, int type, int64_t n, const void *
 /* ---- the matrix product driver -------------------------------------------------- */
 
 /* Activation rows per slab: about this many bytes of quantised X. */
-#define SLAB_BYTES (192 * 1024)
+#define SLAB_BYTES (128 * 1024)
 
 struct mm_job {
     const struct eng_type_kernel *tk;
@@ -137,8 +139,7 @@ int eng_matmul_k(const struct eng_kernels *k, struct eng_pool *pool, int wtype,
         j.xq = (char *)(uintptr_t)x;  /* read only: float activations as they are */
         j.xstride = (size_t)cols * sizeof(float);
     } else {
-        const struct eng_type_info *qi = eng_type_get(ti->dot_type);
-        j.quant = qi->from_float;
+        j.quant = ti->dot_type == ENG_TYPE_Q8_K ? k->quantize_q8_K : k->quantize_q8_0;
         j.xstride = eng_row_bytes(ti->dot_type, cols);
         size_t need = j.xstride * (size_t)n;
         j.xq = pool ? eng_pool_scratch(pool, need) : (tmp = malloc(need));

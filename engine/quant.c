@@ -11,6 +11,7 @@
  */
 #include "engine/kernels.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -25,7 +26,27 @@ static inline int clamp_i(int v, int lo, int hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* ---- activations -------------------------------------------------------------------- */
+/* ---- activations --------------------------------------------------------------------
+ * q = trunc(v ± 0.5) of v = x / d, limited to ±127 first so the conversion is
+ * always defined: NaN becomes -127, exactly as the SIMD quantisers (whose
+ * float → int conversion of NaN gives INT_MIN, then clamped) — the kernels
+ * are tested to produce the same bytes.  A block of values so small that
+ * 1/d overflows quantises to zeros. */
+
+static inline int8_t q8(float v)
+{
+    if (v > 127.0f)
+        v = 127.0f;
+    if (!(v >= -127.0f))
+        v = -127.0f;
+    return (int8_t)round_i(v);
+}
+
+static inline float inv_scale(float d)
+{
+    float id = d > 0 ? 1.0f / d : 0.0f;
+    return id <= FLT_MAX ? id : 0.0f;
+}
 
 void eng_quantize_row_q8_0(const float *x, void *y, int64_t n)
 {
@@ -36,10 +57,10 @@ void eng_quantize_row_q8_0(const float *x, void *y, int64_t n)
             float a = fabsf(x[j]);
             amax = a > amax ? a : amax;
         }
-        float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+        float d = amax / 127.0f, id = inv_scale(d);
         b->d = eng_fp32_to_fp16(d);
         for (int j = 0; j < ENG_QK; j++)
-            b->qs[j] = (int8_t)clamp_i(round_i(x[j] * id), -127, 127);
+            b->qs[j] = q8(x[j] * id);
     }
 }
 
@@ -52,10 +73,10 @@ void eng_quantize_row_q8_K(const float *x, void *y, int64_t n)
             float a = fabsf(x[j]);
             amax = a > amax ? a : amax;
         }
-        float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+        float d = amax / 127.0f, id = inv_scale(d);
         b->d = d;
         for (int j = 0; j < ENG_QK_K; j++)
-            b->qs[j] = (int8_t)clamp_i(round_i(x[j] * id), -127, 127);
+            b->qs[j] = q8(x[j] * id);
         for (int k = 0; k < ENG_QK_K / 16; k++) {
             int s = 0;
             for (int l = 0; l < 16; l++)

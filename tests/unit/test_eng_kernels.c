@@ -590,6 +590,47 @@ static void test_type_table_matches_gguf(void **state)
     }
 }
 
+/* Every level's activation quantisers give the reference's bytes exactly. */
+static void test_activation_quantisers(void **state)
+{
+    (void)state;
+    const int64_t n = 2048;
+    float *x = xmalloc(n * sizeof(float));
+    size_t b0 = eng_row_bytes(ENG_TYPE_Q8_0, n), bk = eng_row_bytes(ENG_TYPE_Q8_K, n);
+    char *ref = xmalloc(b0 + bk), *got = xmalloc(b0 + bk);
+    for (int round = 0; round < 4; round++) {
+        fill_random(x, n, round == 3 ? 1e-30f : 1.0f);
+        /* edge cases: an all-zero block, -0.0, exact .5 ties (amax 127 → d = 1),
+         * a huge value, a tiny block */
+        memset(x, 0, 32 * sizeof(float));
+        x[40] = -0.0f;
+        x[64] = 127.0f, x[65] = 2.5f, x[66] = -2.5f, x[67] = 0.5f, x[68] = -126.5f;
+        x[300] = 3e38f;
+        for (int j = 512; j < 544; j++)
+            x[j] = 1e-40f * (j - 527);
+        x[600] = NAN;                 /* bad activations must not crash or differ */
+        x[900] = INFINITY;
+        x[901] = -INFINITY;
+        eng_quantize_row_q8_0(x, ref, n);
+        eng_quantize_row_q8_K(x, ref + b0, n);
+        for (int level = 0; level < ENG_CPU_LEVELS; level++) {
+            const struct eng_kernels *k = eng_kernels_for_level(level);
+            if (!k)
+                continue;
+            memset(got, 0x55, b0 + bk);
+            k->quantize_q8_0(x, got, n);
+            k->quantize_q8_K(x, got + b0, n);
+            if (memcmp(ref, got, b0 + bk))
+                fprintf(stderr, "%s: activation quantiser differs from the reference\n",
+                        k->name);
+            assert_memory_equal(ref, got, b0 + bk);
+        }
+    }
+    free(x);
+    free(ref);
+    free(got);
+}
+
 static void test_matmul_errors(void **state)
 {
     (void)state;
@@ -629,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_dispatch),
         cmocka_unit_test(test_matmul_errors),
+        cmocka_unit_test(test_activation_quantisers),
         cmocka_unit_test(test_levels_match_reference),
         cmocka_unit_test(test_llama_quantized_files),
         cmocka_unit_test(test_type_table_matches_gguf),
