@@ -36,5 +36,7 @@ int cmd_check(struct cli *c, int argc, char **argv);
 int cmd_model(struct cli *c, int argc, char **argv);     /* model info|synth */
 int cmd_tokenize(struct cli *c, int argc, char **argv);
 int cmd_generate(struct cli *c, int argc, char **argv);
+int cmd_ask(struct cli *c, int argc, char **argv);
+int cmd_eval_qa(struct cli *c, int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
  * Exit status: 0 ok, 1 error (one line on stderr), 2 usage.
  */
 #include "cli/cli.h"
+#include "generate/generate.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -43,6 +44,12 @@ __attribute__((weak)) int cmd_generate(struct cli *c, int argc, char **argv)
 {
     return cli_fail("'generate' is not available in this build");
 }
+__attribute__((weak)) int gen_backend_openai(const struct gen_openai_opts *o, struct gen_backend **out,
+                                             struct lore_err *e)
+{
+    *out = NULL;
+    return lore_err_set(e, LORE_EUNSUPPORTED, "the OpenAI-compatible backend is not available in this build");
+}
 
 static const struct {
     const char *name;
@@ -51,6 +58,7 @@ static const struct {
 } commands[] = {
     {"init", cmd_init, "create an empty knowledge base"},
     {"ingest", cmd_ingest, "add or update files and folders"},
+    {"ask", cmd_ask, "answer a question from the documents, with citations"},
     {"search", cmd_search, "full-text (BM25) search with citations"},
     {"docs", cmd_docs, "list the documents"},
     {"rm", cmd_rm, "remove documents and everything derived from them"},
@@ -58,6 +66,7 @@ static const struct {
     {"check", cmd_check, "verify the knowledge base"},
     {"extract", cmd_extract, "show a file as lore would index it (stores nothing)"},
     {"eval", cmd_eval, "retrieval quality on BEIR-format data"},
+    {"eval-qa", cmd_eval_qa, "answer quality on SQuAD-format data"},
     {"model", cmd_model, "inspect GGUF model files"},
     {"tokenize", cmd_tokenize, "tokenize text with a GGUF model's tokenizer"},
     {"generate", cmd_generate, "run a GGUF decoder model"},

@@ -130,6 +130,11 @@ struct idx_hit {
     int page_start, page_end;
     int64_t char_start, char_end;
     double score;
+    /* Where the hit came from (idx_search_hybrid; 1-based ranks, 0 = not in
+     * that list). idx_search_bm25 and idx_search_vector leave them 0. */
+    int bm25_rank, vec_rank;
+    double bm25_score;      /* BM25 score, when bm25_rank > 0 */
+    double vec_score;       /* inner product with the query, when vec_rank > 0 */
 };
 
 struct idx_hits {
@@ -149,5 +154,107 @@ void idx_hits_free(struct idx_hits *h);
  * stopwords dropped (unless all are stopwords or keep_stopwords), duplicates
  * dropped. Leaves out empty when the text has no searchable term. */
 int idx_fts_query(const char *user, int keep_stopwords, struct lore_buf *out);
+
+/* ---- corpus statistics ----------------------------------------------------- */
+
+/* For each term (letters and digits only), the number of chunks whose
+ * title, heading or text contains it after stemming; and the chunk count. */
+int idx_term_df(struct idx_kb *kb, const char *const *terms, size_t n, int64_t *df,
+                int64_t *n_chunks, struct lore_err *e);
+/* Is the lowercase word w[0..n) an English function word (as queries drop)? */
+int idx_is_stopword(const char *w, size_t n);
+
+
+/* ---- vectors (index/vectors.c) ------------------------------------------
+ *
+ * One L2-normalised float32 vector per chunk, stored in SQLite
+ * (chunk_vectors, schema/0003_vectors.sql) together with the identity and
+ * dimension of the model that made them: vectors of two models are never
+ * mixed. Vector search is exact (inner product = cosine): through FAISS
+ * (IndexIDMap2 over IndexFlatIP, ids = chunk ids) when built with
+ * LORE_HAVE_FAISS, else a scan of chunk_vectors in C. The FAISS index is kept
+ * in memory per open kb, built lazily on the first vector search, from
+ * KB_DIR/vectors.faiss when its recorded generation and checksum match,
+ * otherwise from SQLite; idx_vectors_sync writes that file. */
+
+/* The model the stored vectors belong to. *model_id is NULL and *dim 0 when
+ * none is recorded; otherwise the caller frees *model_id with free(). */
+int idx_vectors_model(struct idx_kb *kb, char **model_id, int *dim, struct lore_err *e);
+/* Records the embedding model (identity string, dimension 1..65536). The
+ * same model again is a no-op; a different one while vectors are stored is
+ * refused with LORE_EINVAL (re-embedding needs idx_vectors_clear first). */
+int idx_vectors_set_model(struct idx_kb *kb, const char *model_id, int dim,
+                          struct lore_err *e);
+/* Deletes every vector and forgets the model (to re-embed with another). */
+int idx_vectors_clear(struct idx_kb *kb, struct lore_err *e);
+/* Stores (or replaces) chunk_id's vector; v has dim floats, finite and not
+ * all zero; it is L2-normalised before it is stored. Call inside the
+ * caller's idx_begin/idx_commit. LORE_EINVAL: no model recorded, dim is not
+ * the model's, or a bad vector; LORE_ENOENT: no such chunk. */
+int idx_vector_put(struct idx_kb *kb, int64_t chunk_id, const float *v, int dim,
+                   struct lore_err *e);
+/* Up to limit chunks with id > after_id and no vector, by id: *ids[i] and
+ * *texts[i] (title, heading and text are in the chunk; texts[i] is the
+ * chunk text alone). Free with idx_chunk_texts_free. Loop with after_id =
+ * the last id returned, so a chunk that could not be embedded is not
+ * offered again in the same run. */
+int idx_chunks_without_vectors(struct idx_kb *kb, int64_t after_id, int limit,
+                               int64_t **ids, char ***texts, size_t *n,
+                               struct lore_err *e);
+void idx_chunk_texts_free(int64_t *ids, char **texts, size_t n);
+
+/* The k chunks whose vectors have the largest inner product with q (dim
+ * floats; the cosine when q is normalised), of one collection when
+ * collection is not NULL; hit.score = that inner product. Exact. No vector
+ * stored: no hits. Caller frees with idx_hits_free. */
+int idx_search_vector(struct idx_kb *kb, const float *q, int dim, int k,
+                      const char *collection, struct idx_hits **out,
+                      struct lore_err *e);
+
+struct idx_hybrid_opts {
+    struct idx_search_opts bm25; /* the BM25 side; its collection and snippets
+                                    apply to the whole search, its k is ignored */
+    int k;                  /* fused hits wanted, default 10 */
+    int n_bm25, n_vec;      /* candidates taken from each list, default 50 */
+    double rrf_k;           /* reciprocal-rank constant, default 60 */
+    double w_bm25, w_vec;   /* weight of each list in the fusion, default 1 */
+};
+void idx_hybrid_opts_default(struct idx_hybrid_opts *o);
+/* BM25 top n_bm25 and vector top n_vec fused by reciprocal rank:
+ * score = w_bm25 / (rrf_k + bm25_rank) + w_vec / (rrf_k + vec_rank), a
+ * missing rank adding nothing; ties go to the better rank, then the smaller
+ * chunk id. qvec may be NULL (or the kb may hold no vectors): then it is BM25
+ * alone, scored the same way. A qvec whose qdim is not the kb's dimension is
+ * LORE_EINVAL. Every hit carries both ranks and raw scores. Caller frees
+ * with idx_hits_free. */
+int idx_search_hybrid(struct idx_kb *kb, const char *query, const float *qvec, int qdim,
+                      const struct idx_hybrid_opts *o, struct idx_hits **out,
+                      struct lore_err *e);
+
+/* Writes KB_DIR/vectors.faiss for the current vectors if it is not already
+ * up to date (temp file, fsync, rename, fsync of the directory), then
+ * records its generation and checksum in meta. Removes it when no vector is
+ * stored. Needs a writable kb, outside a transaction; the ingest pipeline
+ * calls it at the end of a run. Without FAISS it does nothing. */
+int idx_vectors_sync(struct idx_kb *kb, struct lore_err *e);
+
+enum idx_vec_source {
+    IDX_VEC_NONE = 0,       /* no in-memory index (yet, or no FAISS) */
+    IDX_VEC_BUILT = 1,      /* built from chunk_vectors */
+    IDX_VEC_LOADED = 2,     /* read from vectors.faiss, stamp verified */
+    IDX_VEC_UPDATED = 3,    /* then brought up to date incrementally */
+};
+
+struct idx_vectors_info {
+    int64_t count;          /* vectors stored */
+    int dim;                /* embed_dim, 0 if none */
+    int64_t generation;     /* vec_generation */
+    int64_t file_generation;/* faiss_generation recorded, -1 if none */
+    int faiss;              /* 1: built with FAISS */
+    int source;             /* enum idx_vec_source of the in-memory index */
+    int64_t in_memory;      /* vectors in the in-memory index */
+    int64_t generation_in_memory; /* the generation it reflects */
+};
+int idx_vectors_info(struct idx_kb *kb, struct idx_vectors_info *info, struct lore_err *e);
 
 #endif
