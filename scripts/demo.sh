@@ -12,5 +12,7 @@ Q=${1:-"how long are backups kept"}
 echo
 echo "question: $Q"
 echo
-"$LORE" --kb "$KB" search --k 3 "$Q"
-echo "The knowledge base is in $KB. Try: $LORE --kb $KB search 'your question'"
+"$LORE" --kb "$KB" ask "$Q"
+echo
+echo "The knowledge base is in $KB. Try: $LORE --kb $KB ask 'your question'"
+echo "                             or: $LORE --kb $KB search 'some words'"
