@@ -113,14 +113,14 @@ static int add_corpus_doc(void *ctx, json_t *j, size_t lineno)
     if (!rc && nch == 0) { /* a title-only entry is still searchable by title */
         struct idx_doc_in in2 = in;
         rc = idx_doc_put(b->kb, &in2, &doc_id, &e);
-        struct idx_chunk_in ci = {title, "", 0, 0, 0, 0, 0};
+        struct idx_chunk_in ci = {title, "", 0, 0, 0, 0, 0, NULL, 0};
         if (!rc && title[0])
             rc = idx_chunk_add(b->kb, doc_id, 0, &ci, NULL, &e);
     } else if (!rc) {
         rc = idx_doc_put(b->kb, &in, &doc_id, &e);
         for (size_t i = 0; i < nch && !rc; i++) {
             struct idx_chunk_in ci = {ch[i].text, ch[i].heading, 0, 0, ch[i].char_start,
-                                      ch[i].char_end, ch[i].n_tokens};
+                                      ch[i].char_end, ch[i].n_tokens, NULL, 0};
             rc = idx_chunk_add(b->kb, doc_id, (int)i, &ci, NULL, &e);
         }
     }
@@ -243,6 +243,10 @@ int cmd_eval(struct cli *c, int argc, char **argv)
         {"heading-weight", required_argument, NULL, 'H'},
         {"keep-stopwords", no_argument, NULL, 'S'},
         {"chunk-tokens", required_argument, NULL, 'c'},
+        {"prf-docs", required_argument, NULL, 'D'},
+        {"prf-terms", required_argument, NULL, 'E'},
+        {"prf-weight", required_argument, NULL, 'W'},
+        {"bigram-weight", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -266,6 +270,10 @@ int cmd_eval(struct cli *c, int argc, char **argv)
         case 'T': so.w_title = atof(optarg); break;
         case 'H': so.w_heading = atof(optarg); break;
         case 'S': so.keep_stopwords = 1; break;
+        case 'D': so.prf_docs = atoi(optarg); break;
+        case 'E': so.prf_terms = atoi(optarg); break;
+        case 'W': so.prf_weight = atof(optarg); break;
+        case 'G': so.bigram_weight = atof(optarg); break;
         case 'c': copts.max_tokens = atoi(optarg); if (copts.max_tokens < 16) return cli_fail("eval: --chunk-tokens wants >= 16"), 2; break;
         case 'h':
             printf("usage: lore eval --corpus corpus.jsonl --queries queries.jsonl --qrels qrels.tsv\n"
@@ -274,7 +282,9 @@ int cmd_eval(struct cli *c, int argc, char **argv)
                    "unless --kb is given), runs every query that has qrels, and reports\n"
                    "nDCG@10, Recall@10, Recall@100, MRR@10, queries and ms per query.\n"
                    "Tuning: --k1 X --b X --title-weight X --heading-weight X --keep-stopwords\n"
-                   "--chunk-tokens N (default 512).\n");
+                   "--chunk-tokens N (default 512).\n"
+                   "Pseudo-relevance feedback: --prf-docs N (0 = off) --prf-terms N\n"
+                   "--prf-weight X; adjacent-term phrases: --bigram-weight X (0 = off).\n");
             return 0;
         default:
             return cli_fail("eval: unknown option (see 'lore eval --help')"), 2;

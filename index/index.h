@@ -116,7 +116,7 @@ struct idx_search_opts {
      * frequency, chunk score and idf, give prf_terms expansion terms whose
      * weights are scaled so the best one gets prf_weight (query terms get 1).
      * Expansion terms only re-rank: every hit still contains a query term.
-     * prf_docs 0 = off. */
+     * Defaults: prf_docs 0 (off), prf_terms 10, prf_weight 0.1. */
     int prf_docs, prf_terms;
     double prf_weight;
     /* Adjacent query terms ("heart failure", "IL-6") also count as a phrase

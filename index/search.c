@@ -54,13 +54,12 @@ static int is_term_byte(unsigned char c)
 }
 
 /* The user's text cut into terms, in order (duplicates included):
- * t[i].uniq indexes the distinct term, glued says the term follows
- * the previous one with no space ("IL-6", "5-HT", "n/a"). */
+ * t[i].uniq indexes the distinct term (-1 past MAX_UNIQ of them). */
 #define MAX_UNIQ 256
 
 struct qterm {
     size_t off, len;
-    int stop, uniq, glued;
+    int stop, uniq;
 };
 
 struct qterms {
@@ -105,7 +104,7 @@ static int qterms_split(const char *user, int keep_stopwords, struct qterms *q)
         }
     }
     const char *s = q->low.data ? q->low.data : "";
-    size_t cap = 0, ucap = 0, prev_end = (size_t)-1;
+    size_t cap = 0, ucap = 0;
     for (size_t i = 0; i < q->low.len;) {
         if (!is_term_byte((unsigned char)s[i])) {
             i++;
@@ -143,17 +142,8 @@ static int qterms_split(const char *user, int keep_stopwords, struct qterms *q)
         t->len = j - i;
         t->stop = !keep_stopwords && is_stopword(s + i, j - i);
         t->uniq = uniq; /* -1: past MAX_UNIQ distinct terms, not searched */
-        /* glued: only punctuation (no space) since the previous term */
-        t->glued = 0;
-        if (prev_end != (size_t)-1 && i - prev_end <= 2) {
-            t->glued = 1;
-            for (size_t k = prev_end; k < i; k++)
-                if (isspace((unsigned char)s[k]))
-                    t->glued = 0;
-        }
         if (uniq >= 0 && q->u[uniq] == q->n - 1)
             q->nu_stop += (size_t)t->stop;
-        prev_end = j;
         i = j;
     }
     return 0;
@@ -198,16 +188,6 @@ int idx_fts_query(const char *user, int keep_stopwords, struct lore_buf *out)
     return rc ? LORE_ENOMEM : 0;
 }
 
-/* Tuning knobs that are not options (yet): LORE_IR_<name> in the environment
- * overrides them, for experiments only. */
-static double knob(const char *name, double def)
-{
-    char env[64];
-    snprintf(env, sizeof env, "LORE_IR_%s", name);
-    const char *v = getenv(env);
-    return v && *v ? atof(v) : def;
-}
-
 /* ---- the ranking functions ------------------------------------------------ */
 
 #define NCOL 3
@@ -219,7 +199,6 @@ struct bm25_query {       /* per-query constants, kept as FTS5 aux data */
     double avglen[NCOL];
     double *idf;          /* times the phrase's weight */
     double *tfs;          /* scratch: n_phrase x NCOL */
-    double delta, coord;
 };
 
 static int count_cb(const Fts5ExtensionApi *api, Fts5Context *ctx, void *user)
@@ -284,8 +263,6 @@ static struct bm25_query *bm25_query_make(const Fts5ExtensionApi *api, Fts5Conte
         if (q->avglen[c] <= 0)
             q->avglen[c] = 1;
     }
-    q->delta = knob("DELTA", 0);
-    q->coord = knob("COORD", 0);
     q->n_phrase = api->xPhraseCount(ctx);
     q->n_req = n_req < q->n_phrase ? n_req : q->n_phrase;
     q->idf = calloc((size_t)q->n_phrase + 1, sizeof *q->idf);
@@ -368,19 +345,14 @@ static void bm25_fn(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_conte
         sqlite3_result_double(res, -1.0);
         return;
     }
-    double score = 0, cov = 0, covall = 0;
+    double score = 0;
     for (int i = 0; i < np; i++) {
         double tf = 0;
         for (int c = 0; c < NCOL; c++)
             tf += w[c] * tfs[i * NCOL + c] / norm[c];
-        if (tf > 0) {
-            score += q->idf[i] * (tf * (k1 + 1.0) / (tf + k1) + q->delta);
-            cov += q->idf[i];
-        }
-        covall += q->idf[i];
+        if (tf > 0)
+            score += q->idf[i] * tf * (k1 + 1.0) / (tf + k1);
     }
-    if (q->coord > 0 && covall > 0)
-        score *= pow(cov / covall, q->coord);
     sqlite3_result_double(res, score);
 }
 
@@ -522,6 +494,11 @@ void idx_search_opts_default(struct idx_search_opts *o)
     o->w_heading = 1.0;
     o->w_text = 1.0;
     o->snippets = 1;
+    /* off by default: neither helped on SciFact (docs/benchmarks.md) */
+    o->prf_docs = 0;
+    o->prf_terms = 10;
+    o->prf_weight = 0.1;
+    o->bigram_weight = 0;
 }
 
 void idx_hits_free(struct idx_hits *h)
@@ -560,14 +537,11 @@ static int base_query(const struct qterms *q, const struct idx_search_opts *o,
             return LORE_ENOMEM;
     if (!(o->bigram_weight > 0) || *n_orig < 2)
         return 0;
-    int only_glued = (int)knob("BIGRAM_GLUED", 0);
     int nb = 0;
     for (size_t i = 1; i < q->n && nb < MAX_UNIQ; i++) {
         const struct qterm *a = &q->t[i - 1], *b = &q->t[i];
         if (a->uniq < 0 || b->uniq < 0 || a->uniq == b->uniq ||
             !qterms_used(q, (size_t)a->uniq) || !qterms_used(q, (size_t)b->uniq))
-            continue;
-        if (only_glued && !b->glued)
             continue;
         int dup = 0; /* same pair earlier? */
         for (size_t j = 1; j < i && !dup; j++)
@@ -587,7 +561,6 @@ struct fbterm {
     const char *stem, *surf; /* into the feedback blobs */
     int nstem, nsurf;
     int qphrase;             /* >= 0: an instance of this query phrase */
-    int ndocs, lastdoc;
     double fbw, idf, sel;
 };
 
@@ -645,7 +618,6 @@ static struct fbterm *fbmap_get(struct fbmap *m, const char *stem, int n)
     t->stem = stem;
     t->nstem = n;
     t->qphrase = -1;
-    t->lastdoc = -1;
     m->slot[h] = (int)m->n++;
     return t;
 }
@@ -683,7 +655,7 @@ static int next_rec(const char **p, const char *end, struct termrec *r)
 
 /* A feedback term is searched by its (lowercased) source text, which the
  * tokenizer turns back into the same token. Only plain terms qualify. */
-static int surf_ok(const struct fbterm *t, int allow_digits)
+static int surf_ok(const struct fbterm *t)
 {
     if (t->nsurf < 2 || t->nsurf > 64)
         return 0;
@@ -694,7 +666,7 @@ static int surf_ok(const struct fbterm *t, int allow_digits)
             return 0;
         alpha |= c >= 0x80 || isalpha(c);
     }
-    if (!alpha && !allow_digits)
+    if (!alpha) /* numbers are poor expansion terms */
         return 0;
     char low[65];
     for (int i = 0; i < t->nsurf; i++)
@@ -792,22 +764,19 @@ static int prf_expand(struct idx_kb *kb, const struct idx_search_opts *o, int64_
     st = NULL;
     /* feedback weight of a term: sum over chunks of P(chunk) * tf / length,
      * P(chunk) from the first-pass scores */
-    int dw_mode = (int)knob("DW", 1);
-    double cw[NCOL] = {knob("FB_TITLE", 1), 1, 1};
     double ssum = 0;
     for (int d = 0; d < n; d++)
-        ssum += dw_mode == 1 ? scores[d] : dw_mode == 2 ? exp(scores[d] - scores[0]) : 1;
+        ssum += scores[d];
     const char *base = blobs.data ? blobs.data : "";
     for (int d = 0; d < n; d++) {
         const char *p = base + (d ? blob_end[d - 1] : 0), *end = base + blob_end[d], *p0 = p;
         struct termrec r;
         double len = 0;
         while (next_rec(&p, end, &r))
-            len += r.col >= 0 && r.col < NCOL ? cw[r.col] : 1;
+            len += 1;
         if (len <= 0)
             continue;
-        double pd = (dw_mode == 1 ? scores[d] : dw_mode == 2 ? exp(scores[d] - scores[0]) : 1) /
-                    ssum;
+        double pd = scores[d] / ssum;
         p = p0;
         while (next_rec(&p, end, &r)) {
             struct fbterm *t = fbmap_get(&m, r.stem, r.nstem);
@@ -819,58 +788,18 @@ static int prf_expand(struct idx_kb *kb, const struct idx_search_opts *o, int64_
             }
             if (r.phrase >= 0 && (t->qphrase < 0 || r.phrase < t->qphrase))
                 t->qphrase = r.phrase;
-            if (t->lastdoc != d) {
-                t->lastdoc = d;
-                t->ndocs++;
-            }
-            t->fbw += pd * (r.col >= 0 && r.col < NCOL ? cw[r.col] : 1) / len;
-        }
-    }
-    /* query terms frequent in the feedback chunks weigh more (RM3's mix of
-     * the query and feedback models) */
-    double qboost = knob("QBOOST", 0);
-    if (qboost > 0 && n_orig > 0) {
-        double *qf = calloc((size_t)n_orig, sizeof *qf), mx = 0;
-        if (!qf)
-            goto oom;
-        for (size_t i = 0; i < m.n; i++)
-            if (m.v[i].qphrase >= 0 && m.v[i].qphrase < n_orig)
-                qf[m.v[i].qphrase] += m.v[i].fbw;
-        for (int i = 0; i < n_orig; i++)
-            mx = qf[i] > mx ? qf[i] : mx;
-        const char *rest = weights->data ? weights->data : "";
-        for (int i = 0; i < n_orig && rest; i++) {
-            rest = strchr(rest, ',');
-            if (rest && i < n_orig - 1)
-                rest++;
-        }
-        struct lore_buf nw;
-        lore_buf_init(&nw);
-        int bad = 0;
-        for (int i = 0; i < n_orig && mx > 0; i++)
-            bad |= lore_buf_printf(&nw, "%s%.6g", i ? "," : "", 1 + qboost * qf[i] / mx);
-        if (mx > 0 && rest)
-            bad |= lore_buf_puts(&nw, rest);
-        free(qf);
-        if (bad) {
-            lore_buf_release(&nw);
-            goto oom;
-        }
-        if (mx > 0) {
-            lore_buf_release(weights);
-            *weights = nw;
+            t->fbw += pd / len;
         }
     }
     /* candidates: plain non-query terms, best feedback weight first */
-    int allow_digits = (int)knob("DIGITS", 0), min_docs = (int)knob("MIN_DOCS", 1);
-    size_t ncand_max = (size_t)knob("CAND", 100);
+    size_t ncand_max = 100;
     sel = malloc((m.n + 1) * sizeof *sel);
     if (!sel)
         goto oom;
     size_t nc = 0;
     for (size_t i = 0; i < m.n; i++) {
         struct fbterm *t = &m.v[i];
-        if (t->qphrase >= 0 || t->ndocs < min_docs || !surf_ok(t, allow_digits))
+        if (t->qphrase >= 0 || !surf_ok(t))
             continue;
         t->sel = t->fbw;
         sel[nc++] = t;
@@ -916,14 +845,13 @@ static int prf_expand(struct idx_kb *kb, const struct idx_search_opts *o, int64_
         double nrow = strtod(p, &q);
         if (q == p || nrow <= 0)
             goto done;
-        double alpha = knob("IDF_POW", 1);
         for (size_t i = 0; i < nc; i++) {
             p = q;
             double df = strtod(p, &q);
             if (q == p)
                 goto done;
             sel[i]->idf = idf_of(nrow, df);
-            sel[i]->sel = sel[i]->fbw * pow(sel[i]->idf, alpha);
+            sel[i]->sel = sel[i]->fbw * sel[i]->idf;
         }
     }
     qsort(sel, nc, sizeof *sel, cmp_sel);
@@ -1022,10 +950,6 @@ int idx_search_bm25(struct idx_kb *kb, const char *query, const struct idx_searc
             return rc;
         }
     }
-    if (knob("NO_REQ", 0))
-        n_orig = 0;
-    if (knob("DEBUG", 0))
-        fprintf(stderr, "MATCH %s\nW %s\n", match.data, weights.data);
     struct lore_buf sqlb;
     lore_buf_init(&sqlb);
     if (lore_buf_printf(&sqlb,
