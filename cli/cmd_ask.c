@@ -27,14 +27,17 @@ static void json_citations(struct lore_buf *b, const struct gen_answer *a)
         const struct gen_citation *c = &a->citations[i];
         const struct gen_source *s = c->src;
         lore_buf_printf(b, "%s{\"n\":%d,\"chunk_id\":%lld,\"doc_id\":%lld,\"uri\":", i ? "," : "", c->n,
-                        (long long)s->chunk_id, (long long)s->doc_id);
+                        (long long)c->chunk_id, (long long)s->doc_id);
         lore_buf_json_str(b, s->uri, strlen(s->uri));
         lore_buf_puts(b, ",\"title\":");
         lore_buf_json_str(b, s->title, strlen(s->title));
         lore_buf_puts(b, ",\"heading\":");
         lore_buf_json_str(b, s->heading, strlen(s->heading));
-        lore_buf_printf(b, ",\"page\":%d,\"page_end\":%d,\"char_start\":%lld,\"char_end\":%lld,\"text\":",
-                        s->page, s->page_end, (long long)s->char_start, (long long)s->char_end);
+        lore_buf_printf(b, ",\"page\":%d,\"page_end\":%d,\"char_start\":%lld,\"char_end\":%lld,\"quote\":",
+                        c->page, c->page_end, (long long)c->char_start, (long long)c->char_end);
+        const char *qt = c->quote ? c->quote : "";
+        lore_buf_json_str(b, qt, strlen(qt));
+        lore_buf_puts(b, ",\"text\":");
         lore_buf_json_str(b, s->text, strlen(s->text));
         lore_buf_printf(b, ",\"supported\":%s,\"support\":%.3f}", c->supported ? "true" : "false", c->support);
     }
@@ -142,12 +145,14 @@ int cmd_ask(struct cli *c, int argc, char **argv)
             const struct gen_citation *ci = &a->citations[i];
             const struct gen_source *s = ci->src;
             printf("[%d] %s — %s", ci->n, s->title[0] ? s->title : s->uri, s->uri);
-            if (s->page > 0)
-                printf(s->page_end > s->page ? ", pp. %d-%d" : ", p. %d", s->page, s->page_end);
+            if (ci->page > 0)
+                printf(ci->page_end > ci->page ? ", pp. %d-%d" : ", p. %d", ci->page, ci->page_end);
             if (s->heading[0])
                 printf(" § %s", s->heading);
-            printf(" [chars %lld-%lld]%s\n", (long long)s->char_start, (long long)s->char_end,
+            printf(" [chars %lld-%lld]%s\n", (long long)ci->char_start, (long long)ci->char_end,
                    ci->supported ? "" : "  (claim not clearly supported by this passage)");
+            if (g && ci->quote)
+                printf("    \"%s\"\n", ci->quote);
         }
         if (a->removed_citations)
             printf("note: %d citation%s to sources that do not exist %s removed\n", a->removed_citations,

@@ -117,6 +117,44 @@ static void source_release(struct gen_source *s)
     free(s->title);
     free(s->heading);
     free(s->text);
+    for (size_t i = 0; i < s->n_parts; i++)
+        free(s->parts[i].text);
+    free(s->parts);
+    s->parts = NULL;
+    s->n_parts = 0;
+}
+
+static void citations_free(struct gen_answer *a)
+{
+    for (size_t i = 0; i < a->n_citations; i++)
+        free(a->citations[i].quote);
+    free(a->citations);
+    a->citations = NULL;
+    a->n_citations = 0;
+}
+
+/* Adds a hit as a part of s, keeping parts in chunk order. */
+static int add_part(struct gen_source *s, const struct idx_hit *x)
+{
+    struct gen_part *np = realloc(s->parts, (s->n_parts + 1) * sizeof *np);
+    if (!np)
+        return LORE_ENOMEM;
+    s->parts = np;
+    size_t at = s->n_parts;
+    while (at > 0 && s->parts[at - 1].chunk_id > x->chunk_id)
+        at--;
+    memmove(&s->parts[at + 1], &s->parts[at], (s->n_parts - at) * sizeof *np);
+    struct gen_part *p = &s->parts[at];
+    p->chunk_id = x->chunk_id;
+    p->text = strdup(x->text);
+    p->page = x->page_start;
+    p->page_end = x->page_end;
+    p->char_start = x->char_start;
+    p->char_end = x->char_end;
+    p->exact = x->page_start == x->page_end &&
+               (int64_t)lore_utf8_len(x->text, strlen(x->text)) == x->char_end - x->char_start;
+    s->n_parts++;
+    return p->text ? 0 : LORE_ENOMEM;
 }
 
 void gen_answer_free(struct gen_answer *a)
@@ -126,7 +164,7 @@ void gen_answer_free(struct gen_answer *a)
     for (size_t i = 0; i < a->n_sources; i++)
         source_release(&a->sources[i]);
     free(a->sources);
-    free(a->citations);
+    citations_free(a);
     free(a->text);
     free(a->query);
     free(a);
@@ -188,11 +226,15 @@ static int make_sources(const struct idx_hits *h, struct gen_answer *a)
             s->char_end = x->char_end;
             s->score = x->score;
             lo[j] = hi[j] = x->chunk_id;
-            if (!s->uri || !s->title || !s->heading || !s->text)
+            if (!s->uri || !s->title || !s->heading || !s->text || add_part(s, x))
                 rc = LORE_ENOMEM;
             continue;
         }
         struct gen_source *s = &a->sources[j];
+        if (add_part(s, x)) {
+            rc = LORE_ENOMEM;
+            break;
+        }
         struct lore_buf b;
         lore_buf_init(&b);
         if (x->chunk_id == hi[j] + 1) { /* after */
@@ -600,6 +642,80 @@ static double support(const char *sent, size_t n, const struct gen_source *src)
 
 #define SUPPORT_MIN 0.5
 
+/* The best quote for a cited sentence so far, per source number. */
+struct quote {
+    double score;
+    size_t part;
+    const char *s;
+    size_t n;
+};
+
+/* Finds, in source src, the sentence that best matches claim[0..cn) by
+ * content-word overlap; updates q when it beats it. */
+static void find_quote(const char *claim, size_t cn, const struct gen_source *src, struct quote *q)
+{
+    struct words cw = {0};
+    if (split_words(claim, cn, 0, &cw) || cw.n == 0) {
+        words_free(&cw);
+        return;
+    }
+    for (size_t p = 0; p < src->n_parts; p++) {
+        struct sent *ss;
+        size_t ns;
+        if (split_sentences(src->parts[p].text, &ss, &ns))
+            continue;
+        for (size_t k = 0; k < ns; k++) {
+            struct words sw = {0};
+            if (split_words(ss[k].s, ss[k].n, 0, &sw) == 0 && sw.n) {
+                size_t hit = 0;
+                for (size_t i = 0; i < cw.n; i++)
+                    hit += words_has(&sw, cw.v[i]);
+                /* recall of the claim's words, lightly preferring short quotes */
+                double sc = (double)hit / (double)cw.n - 0.001 * (double)sw.n;
+                if (hit && sc > q->score) {
+                    q->score = sc;
+                    q->part = p;
+                    q->s = ss[k].s;
+                    q->n = ss[k].n;
+                }
+            }
+            words_free(&sw);
+        }
+        free(ss);
+    }
+    words_free(&cw);
+}
+
+/* Fills the citation's location from its best quote. */
+static int locate(struct gen_citation *c, const struct quote *q)
+{
+    const struct gen_source *s = c->src;
+    c->chunk_id = s->chunk_id;
+    c->page = s->page;
+    c->page_end = s->page_end;
+    c->char_start = s->char_start;
+    c->char_end = s->char_end;
+    if (!q->s || !s->n_parts)
+        return 0;
+    const struct gen_part *p = &s->parts[q->part];
+    c->chunk_id = p->chunk_id;
+    c->page = p->page;
+    c->page_end = p->page_end;
+    c->char_start = p->char_start;
+    c->char_end = p->char_end;
+    if (p->exact) {
+        int64_t off = (int64_t)lore_utf8_len(p->text, (size_t)(q->s - p->text));
+        c->char_start = p->char_start + off;
+        c->char_end = c->char_start + (int64_t)lore_utf8_len(q->s, q->n);
+    }
+    c->quote = malloc(q->n + 1);
+    if (!c->quote)
+        return LORE_ENOMEM;
+    memcpy(c->quote, q->s, q->n);
+    c->quote[q->n] = 0;
+    return 0;
+}
+
 int gen_check_citations(struct gen_answer *a, const char *text, size_t len, struct lore_err *e)
 {
     struct lore_buf out;
@@ -607,15 +723,18 @@ int gen_check_citations(struct gen_answer *a, const char *text, size_t len, stru
     size_t ns = a->n_sources;
     double *worst = malloc((ns + 1) * sizeof *worst);
     int *cited = calloc(ns + 1, sizeof *cited);
-    if (!worst || !cited) {
+    struct quote *best = calloc(ns + 1, sizeof *best);
+    if (!worst || !cited || !best) {
         free(worst);
         free(cited);
+        free(best);
         return lore_err_set(e, LORE_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i <= ns; i++)
+    for (size_t i = 0; i <= ns; i++) {
         worst[i] = 1.0;
-    /* pass 1: rewrite the text, keeping valid citations; remember, per
-     * sentence, which sources it cites */
+        best[i].score = -1;
+    }
+    /* rewrite the text keeping valid citations; score each cited sentence */
     int rc = 0;
     size_t sent_start = 0; /* in out */
     int pend[64], npend = 0;
@@ -661,30 +780,28 @@ int gen_check_citations(struct gen_answer *a, const char *text, size_t len, stru
         int sent_end = boundary;
         if (!boundary && (text[i] == '.' || text[i] == '!' || text[i] == '?') &&
             (i + 1 == len || text[i + 1] == ' ' || text[i + 1] == '\n')) {
-            /* citations may follow the period: "... 35 days. [1]" */
-            size_t j = i + 1;
+            size_t j = i + 1; /* citations may follow the period: "... 35 days. [1]" */
             while (j < len && text[j] == ' ')
                 j++;
             if (!(j < len && text[j] == '['))
                 sent_end = 1;
         }
-        if (sent_end && npend) {
-            const char *s = out.data + sent_start;
+        if (sent_end && npend && !rc) {
+            const char *st = out.data + sent_start;
             size_t sl = out.len - sent_start;
+            double top = 0;
             for (int k = 0; k < npend; k++) {
-                double sup = support(s, sl, &a->sources[pend[k] - 1]);
+                const struct gen_source *src = &a->sources[pend[k] - 1];
+                double sup = support(st, sl, src);
                 if (sup < worst[pend[k]])
                     worst[pend[k]] = sup;
+                if (sup > top)
+                    top = sup;
                 cited[pend[k]] = 1;
+                find_quote(st, sl, src, &best[pend[k]]);
             }
             /* a sentence is supported if any source it cites supports it */
-            double best = 0;
-            for (int k = 0; k < npend; k++) {
-                double sup = support(s, sl, &a->sources[pend[k] - 1]);
-                if (sup > best)
-                    best = sup;
-            }
-            if (best < SUPPORT_MIN)
+            if (top < SUPPORT_MIN)
                 a->unsupported_sentences++;
             npend = 0;
         }
@@ -694,23 +811,19 @@ int gen_check_citations(struct gen_answer *a, const char *text, size_t len, stru
             sent_start = out.len;
         }
     }
-    if (rc) {
+    citations_free(a);
+    if (!rc)
+        a->citations = calloc(ns + 1, sizeof *a->citations);
+    if (rc || !a->citations) {
         lore_buf_release(&out);
         free(worst);
         free(cited);
+        free(best);
         return lore_err_set(e, LORE_ENOMEM, "out of memory");
     }
     free(a->text);
     a->text = lore_buf_detach(&out, &a->len);
-    free(a->citations);
-    a->citations = calloc(ns + 1, sizeof *a->citations);
-    a->n_citations = 0;
-    if (!a->citations) {
-        free(worst);
-        free(cited);
-        return lore_err_set(e, LORE_ENOMEM, "out of memory");
-    }
-    for (size_t k = 1; k <= ns; k++) {
+    for (size_t k = 1; k <= ns && !rc; k++) {
         if (!cited[k])
             continue;
         struct gen_citation *c = &a->citations[a->n_citations++];
@@ -718,10 +831,12 @@ int gen_check_citations(struct gen_answer *a, const char *text, size_t len, stru
         c->src = &a->sources[k - 1];
         c->support = worst[k];
         c->supported = worst[k] >= SUPPORT_MIN;
+        rc = locate(c, &best[k]);
     }
     free(worst);
     free(cited);
-    return 0;
+    free(best);
+    return rc ? lore_err_set(e, LORE_ENOMEM, "out of memory") : 0;
 }
 
 /* ---- generative answers ------------------------------------------------------------------ */
@@ -820,9 +935,8 @@ static int generative(const char *question, const struct gen_ask_opts *o, struct
         a->not_found = 1;
     }
     rc = gen_check_citations(a, r, rl, e);
-    if (!rc && a->not_found) {
-        a->n_citations = 0; /* a not-found answer cites nothing */
-    }
+    if (!rc && a->not_found)
+        citations_free(a); /* a not-found answer cites nothing */
     lore_buf_release(&reply);
     return rc;
 }

@@ -90,6 +90,15 @@ struct gen_ask_opts {
 
 /* A numbered source as the generator saw it: one chunk, or neighbouring
  * chunks of one document merged. */
+/* One chunk of a source. */
+struct gen_part {
+    int64_t chunk_id;
+    char *text;
+    int page, page_end;
+    int64_t char_start, char_end;
+    int exact;                    /* text is the verbatim source slice [char_start, char_end) */
+};
+
 struct gen_source {
     int n;                        /* 1-based number */
     int64_t chunk_id, doc_id;     /* the first chunk */
@@ -97,6 +106,8 @@ struct gen_source {
     int page, page_end;
     int64_t char_start, char_end;
     double score;
+    struct gen_part *parts;       /* its chunks, in document order */
+    size_t n_parts;
 };
 
 struct gen_citation {
@@ -104,6 +115,12 @@ struct gen_citation {
     const struct gen_source *src; /* points into the answer's sources */
     int supported;                /* every sentence citing it is supported */
     double support;               /* lowest support score of those sentences, 0..1 */
+    /* where exactly: the source sentence that best supports the claim */
+    char *quote;                  /* that sentence */
+    int64_t chunk_id;             /* the chunk it is in */
+    int page, page_end;
+    int64_t char_start, char_end; /* the sentence's span when the chunk is a verbatim
+                                   * slice of one page; else the chunk's span */
 };
 
 struct gen_answer {

@@ -111,6 +111,10 @@ static void test_extractive(void **s)
     assert_true(a->n_citations >= 1);
     assert_string_equal(a->citations[0].src->uri, "/retention.md");
     assert_true(a->citations[0].supported);
+    /* the citation points at the very sentence, by its char span */
+    assert_string_equal(a->citations[0].quote, "Nightly backups are kept for 35 days on the appliance.");
+    assert_int_equal(a->citations[0].char_start, 28);
+    assert_int_equal(a->citations[0].char_end, 28 + 54);
     gen_answer_free(a);
     /* answer types: "when"/"what year" prefers the sentence with a year */
     assert_int_equal(gen_ask(kb, "When was the visitor network installed?", NULL, &a, &e), 0);
