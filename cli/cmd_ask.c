@@ -55,9 +55,12 @@ int cmd_ask(struct cli *c, int argc, char **argv)
         {"max-tokens", required_argument, NULL, 'T'},
         {"sentences", required_argument, NULL, 'S'},
         {"json", no_argument, NULL, 'j'},
+        {"session", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
+    const char *session = NULL;
+    char new_id[40];
     struct gen_ask_opts ao;
     gen_ask_opts_default(&ao);
     const char *gen_model = getenv("LORE_GEN_MODEL"), *gen_url = getenv("LORE_GEN_URL");
@@ -72,9 +75,10 @@ int cmd_ask(struct cli *c, int argc, char **argv)
         case 'T': ao.answer_tokens = atoi(optarg); break;
         case 'S': ao.max_sentences = atoi(optarg); break;
         case 'j': json = 1; break;
+        case 's': session = optarg; break;
         case 'h':
             printf("usage: lore [--kb DIR] ask QUESTION... [--k N] [--collection NAME]\n"
-                   "                [--gen-model FILE.gguf | --gen-url URL] [--json]\n\n"
+                   "                [--gen-model FILE.gguf | --gen-url URL] [--session ID|new] [--json]\n\n"
                    "Answers from the knowledge base only, citing each claim as [n] with the\n"
                    "source's file, page and passage. Without a generator the answer is\n"
                    "extractive: the sentences of the best passages that answer the question.\n"
@@ -83,6 +87,8 @@ int cmd_ask(struct cli *c, int argc, char **argv)
                    "  --gen-ctx N     generator context in tokens (default 4096)\n"
                    "  --max-tokens N  answer budget in tokens (default 512)\n"
                    "  --sentences N   extractive answer length (default 3)\n"
+                   "  --session ID    a conversation: follow-ups are read in the light of earlier\n"
+                   "                  turns, kept in the knowledge base ('new' starts one)\n"
                    "  --json          {\"answer\",\"citations\",\"not_found\",\"retrieval_ms\",\"generation_ms\"}\n");
             return 0;
         default:
@@ -103,7 +109,28 @@ int cmd_ask(struct cli *c, int argc, char **argv)
     struct idx_kb *kb = NULL;
     struct gen_backend *g = NULL;
     struct gen_answer *a = NULL;
-    int rc = idx_open(c->kb_dir, IDX_READ, &kb, &e);
+    char **hist = NULL;
+    size_t n_hist = 0;
+    if (session && strcmp(session, "new") == 0) {
+        unsigned char r[8] = {0};
+        FILE *f = fopen("/dev/urandom", "rb");
+        if (!f || fread(r, 1, sizeof r, f) != sizeof r) {
+            if (f)
+                fclose(f);
+            lore_buf_release(&q);
+            return cli_fail("ask: cannot read /dev/urandom for a session id");
+        }
+        fclose(f);
+        for (int i = 0; i < 8; i++)
+            snprintf(new_id + 2 * i, 3, "%02x", r[i]);
+        session = new_id;
+    }
+    int rc = idx_open(c->kb_dir, session ? IDX_WRITE | IDX_WAIT : IDX_READ, &kb, &e);
+    if (!rc && session) {
+        rc = idx_session_questions(kb, session, 4, &hist, &n_hist, &e);
+        ao.history = (const char *const *)hist;
+        ao.n_history = n_hist;
+    }
     if (!rc && gen_model && gen_model[0])
         rc = gen_backend_engine(gen_model, gen_ctx, c->threads, &g, &e);
     else if (!rc && gen_url && gen_url[0]) {
@@ -117,8 +144,12 @@ int cmd_ask(struct cli *c, int argc, char **argv)
         ao.on_text = stream_out;
     }
     rc = gen_ask(kb, q.data, &ao, &a, &e);
+    if (!rc && session)
+        rc = idx_session_add(kb, session, q.data, a->query, a->text, &e);
     if (rc)
         goto out;
+    if (session && !json)
+        fprintf(stderr, "session: %s\n", session);
     if (json) {
         struct lore_buf b;
         lore_buf_init(&b);
@@ -128,6 +159,12 @@ int cmd_ask(struct cli *c, int argc, char **argv)
         lore_buf_json_str(&b, a->text, a->len);
         lore_buf_puts(&b, ",\"citations\":");
         json_citations(&b, a);
+        if (session) {
+            lore_buf_puts(&b, ",\"session\":");
+            lore_buf_json_str(&b, session, strlen(session));
+            lore_buf_puts(&b, ",\"query\":");
+            lore_buf_json_str(&b, a->query, strlen(a->query));
+        }
         lore_buf_printf(&b, ",\"not_found\":%s,\"mode\":\"%s\",\"removed_citations\":%d,"
                             "\"unsupported_sentences\":%d,\"sources\":%zu,\"retrieval_ms\":%.2f,"
                             "\"generation_ms\":%.2f}",
@@ -165,6 +202,7 @@ out:
         g->free(g->self);
         free(g);
     }
+    idx_strings_free(hist, n_hist);
     idx_close(kb);
     lore_buf_release(&q);
     return rc ? cli_fail_err(&e) : 0;

@@ -257,4 +257,15 @@ struct idx_vectors_info {
 };
 int idx_vectors_info(struct idx_kb *kb, struct idx_vectors_info *info, struct lore_err *e);
 
+/* ---- conversations ---------------------------------------------------------- */
+
+/* The last max questions of session id, oldest first (none for a new id).
+ * Caller frees with idx_strings_free. */
+int idx_session_questions(struct idx_kb *kb, const char *id, int max, char ***out, size_t *n,
+                          struct lore_err *e);
+/* Appends a turn (creating the session); its own transaction. */
+int idx_session_add(struct idx_kb *kb, const char *id, const char *question, const char *query,
+                    const char *answer, struct lore_err *e);
+void idx_strings_free(char **v, size_t n);
+
 #endif
