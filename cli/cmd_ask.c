@@ -198,10 +198,7 @@ int cmd_ask(struct cli *c, int argc, char **argv)
 out:
     if (a)
         gen_answer_free(a);
-    if (g) {
-        g->free(g->self);
-        free(g);
-    }
+    gen_backend_free(g);
     idx_strings_free(hist, n_hist);
     idx_close(kb);
     lore_buf_release(&q);

@@ -222,10 +222,7 @@ int cmd_eval_qa(struct cli *c, int argc, char **argv)
     }
     lore_buf_release(&na);
     lore_buf_release(&ng);
-    if (g) {
-        g->free(g->self);
-        free(g);
-    }
+    gen_backend_free(g);
     idx_close(kb);
     if (made_tmp)
         rm_kb(kbdir);

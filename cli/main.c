@@ -7,7 +7,6 @@
  * Exit status: 0 ok, 1 error (one line on stderr), 2 usage.
  */
 #include "cli/cli.h"
-#include "generate/generate.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -44,12 +43,7 @@ __attribute__((weak)) int cmd_generate(struct cli *c, int argc, char **argv)
 {
     return cli_fail("'generate' is not available in this build");
 }
-__attribute__((weak)) int gen_backend_openai(const struct gen_openai_opts *o, struct gen_backend **out,
-                                             struct lore_err *e)
-{
-    *out = NULL;
-    return lore_err_set(e, LORE_EUNSUPPORTED, "the OpenAI-compatible backend is not available in this build");
-}
+
 
 static const struct {
     const char *name;
