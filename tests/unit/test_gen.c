@@ -143,12 +143,121 @@ static void test_extractive(void **s)
     assert_int_equal(system(cmd), 0);
 }
 
+static struct idx_kb *small_kb(char *d, size_t cap)
+{
+    snprintf(d, cap, "/tmp/lore-test-gen2-XXXXXX");
+    assert_non_null(mkdtemp(d));
+    struct idx_kb *kb;
+    struct lore_err e;
+    assert_int_equal(idx_open(d, IDX_CREATE | IDX_WRITE, &kb, &e), 0);
+    put(kb, "/retention.md", "Data retention",
+        "Nightly backups are kept for 35 days on the appliance. Paper records are archived.");
+    put(kb, "/wifi.md", "Visitor Wi-Fi", "Visitors join the Northwind-Guest network.");
+    return kb;
+}
+
+static void drop_kb(struct idx_kb *kb, const char *d)
+{
+    idx_close(kb);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    assert_int_equal(system(cmd), 0);
+}
+
+struct sink {
+    struct lore_buf b;
+    int calls;
+};
+
+static int on_text(void *ud, const char *t, size_t n)
+{
+    struct sink *k = ud;
+    k->calls++;
+    return lore_buf_append(&k->b, t, n);
+}
+
+/* A scripted generator: invented citation numbers are removed and counted,
+ * the streamed text is what the generator said, and a "not in the
+ * documents" reply is recognised. */
+static void test_generated_scripted(void **s)
+{
+    char d[64];
+    struct idx_kb *kb = small_kb(d, sizeof d);
+    const char *replies[] = {"Nightly backups are kept for 35 days [1][4]. Visitors use Northwind-Guest [2-3].",
+                             "The documents do not contain the answer."};
+    struct gen_backend *g;
+    assert_int_equal(gen_backend_script(replies, 2, 7, 4096, &g), 0);
+    struct gen_ask_opts o;
+    gen_ask_opts_default(&o);
+    o.backend = g;
+    struct sink k = {0};
+    lore_buf_init(&k.b);
+    o.on_text = on_text;
+    o.ud = &k;
+    struct gen_answer *a;
+    struct lore_err e;
+    assert_int_equal(gen_ask(kb, "How long are backups kept, and what is the visitor network?", &o, &a, &e), 0);
+    assert_string_equal(a->mode, "generated");
+    assert_int_equal((int)a->n_sources, 2);
+    assert_true(k.calls > 3); /* streamed in pieces */
+    assert_string_equal(k.b.data, replies[0]);
+    assert_int_equal(a->removed_citations, 2); /* [4] and the 3 of [2-3] */
+    for (size_t i = 0; i < a->n_citations; i++)
+        assert_true(a->citations[i].n >= 1 && (size_t)a->citations[i].n <= a->n_sources);
+    assert_null(strstr(a->text, "[4]"));
+    assert_false(a->not_found);
+    gen_answer_free(a);
+    assert_int_equal(gen_ask(kb, "What colour is the sky?", &o, &a, &e), 0);
+    assert_true(a->not_found);
+    assert_int_equal(a->n_citations, 0);
+    gen_answer_free(a);
+    gen_backend_free(g);
+    lore_buf_release(&k.b);
+    drop_kb(kb, d);
+}
+
+/* The built-in engine on a golden decoder: sources are packed into a small
+ * context, generation stays within the answer budget, citations stay valid. */
+static void test_generated_engine(void **s)
+{
+    const char *gm = getenv("LORE_TEST_MODELS");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/qwen2-bpe-tiny-Q4_K_M.gguf", gm ? gm : "");
+    if (!gm || access(path, R_OK))
+        skip();
+    char d[64];
+    struct idx_kb *kb = small_kb(d, sizeof d);
+    struct gen_backend *g;
+    struct lore_err e;
+    assert_int_equal(gen_backend_engine(path, 256, 1, &g, &e), 0);
+    assert_int_equal(g->n_ctx, 256);
+    struct gen_ask_opts o;
+    gen_ask_opts_default(&o);
+    o.backend = g;
+    o.answer_tokens = 24;
+    struct gen_answer *a;
+    assert_int_equal(gen_ask(kb, "How long are backups kept?", &o, &a, &e), 0);
+    assert_true(a->n_sources >= 1);
+    assert_true(g->count_tokens(g->self, a->text, a->len) <= 24 + 8);
+    for (size_t i = 0; i < a->n_citations; i++)
+        assert_true(a->citations[i].n >= 1 && (size_t)a->citations[i].n <= a->n_sources);
+    gen_answer_free(a);
+    /* an answer budget that leaves no room for sources is a clear error */
+    o.answer_tokens = 250;
+    assert_int_equal(gen_ask(kb, "How long are backups kept?", &o, &a, &e), LORE_ELIMIT);
+    assert_non_null(strstr(e.msg, "context"));
+    gen_backend_free(g);
+    drop_kb(kb, d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_and_rewrite),
         cmocka_unit_test(test_unsupported_and_forms),
         cmocka_unit_test(test_extractive),
+        cmocka_unit_test(test_generated_scripted),
+        cmocka_unit_test(test_generated_engine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
