@@ -43,6 +43,26 @@ contains "$(printf '%s\n' "$OUT" | jq -r .query)" "nightly server backups" "foll
 same "$(printf '%s\n' "$OUT" | jq -r .session)" t1 "session echoed"
 expect 0 "$LORE" ask --session new "what is lore"
 contains "$ERR" "session: " "new session id printed"
+# a generator behind an OpenAI-compatible URL: streamed, citations checked
+if [ -n "${LORE_FAKE_OPENAI:-}" ] && [ -x "$LORE_FAKE_OPENAI" ]; then
+    REPLY='Nightly server backups are kept for 35 days [1]. The moon is cheese [9].'
+    "$LORE_FAKE_OPENAI" "$REPLY" 2 20 >"$T/port" &
+    FP=$!
+    for i in 1 2 3 4 5 6 7 8 9 10; do [ -s "$T/port" ] && break; sleep 0.2; done
+    PORT=$(cat "$T/port")
+    expect 0 "$LORE" ask --json --gen-url "http://127.0.0.1:$PORT" "How long are nightly server backups kept?"
+    same "$(printf '%s\n' "$OUT" | jq -r .mode)" generated "generated mode"
+    contains "$(printf '%s\n' "$OUT" | jq -r .answer)" "35 days [1]" "streamed answer kept its valid citation"
+    same "$(printf '%s\n' "$OUT" | jq .removed_citations)" 1 "invented [9] removed"
+    same "$(printf '%s\n' "$OUT" | jq '[.citations[].n] | max')" 1 "no citation beyond the sources"
+    expect 0 "$LORE" ask --gen-url "http://127.0.0.1:$PORT/v1" "How long are nightly server backups kept?"
+    contains "$OUT" "35 days" "streamed to the terminal"
+    contains "$OUT" "[1] " "sources under the answer"
+    wait $FP
+    # the server is gone now: a clear one-line error
+    expect 1 "$LORE" ask --gen-url "http://127.0.0.1:$PORT" "anything"
+    contains "$ERR" "cannot connect" "server down"
+fi
 expect 2 "$LORE" ask
 expect 1 "$LORE" ask --gen-model "$T/nope.gguf" "anything"
 contains "$ERR" "nope.gguf" "missing model named"
