@@ -193,11 +193,10 @@ int idx_vectors_clear(struct idx_kb *kb, struct lore_err *e);
  * the model's, or a bad vector; LORE_ENOENT: no such chunk. */
 int idx_vector_put(struct idx_kb *kb, int64_t chunk_id, const float *v, int dim,
                    struct lore_err *e);
-/* Up to limit chunks with id > after_id and no vector, by id: *ids[i] and
- * *texts[i] (title, heading and text are in the chunk; texts[i] is the
- * chunk text alone). Free with idx_chunk_texts_free. Loop with after_id =
- * the last id returned, so a chunk that could not be embedded is not
- * offered again in the same run. */
+/* Up to limit chunks with id > after_id and no vector, by id: (*ids)[i]
+ * and the chunk's text (*texts)[i]. Caller frees both with
+ * idx_chunk_texts_free. Loop with after_id = the last id returned, so a
+ * chunk that could not be embedded is not offered again in the same run. */
 int idx_chunks_without_vectors(struct idx_kb *kb, int64_t after_id, int limit,
                                int64_t **ids, char ***texts, size_t *n,
                                struct lore_err *e);
@@ -267,5 +266,12 @@ int idx_session_questions(struct idx_kb *kb, const char *id, int max, char ***ou
 int idx_session_add(struct idx_kb *kb, const char *id, const char *question, const char *query,
                     const char *answer, struct lore_err *e);
 void idx_strings_free(char **v, size_t n);
+
+/* ---- settings ------------------------------------------------------------------- */
+
+/* A value from the meta table; caller frees *val. LORE_ENOENT if unset. */
+int idx_meta_get(struct idx_kb *kb, const char *key, char **val, struct lore_err *e);
+/* Sets (or with val NULL, removes) a value; needs a writable kb. */
+int idx_meta_set(struct idx_kb *kb, const char *key, const char *val, struct lore_err *e);
 
 #endif

@@ -9,6 +9,7 @@
  * added, 'delete' before a chunk row goes.
  */
 #include "index/index_internal.h"
+#include "index/vectors_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -398,6 +399,9 @@ int idx_doc_lookup(struct idx_kb *kb, int64_t collection_id, const char *uri,
 static int delete_chunks(struct idx_kb *kb, int64_t doc_id, struct lore_err *e)
 {
     sqlite3_stmt *st;
+    int vrc = idx_vectors_delete_doc(kb, doc_id, e); /* vectors first: they reference the chunks */
+    if (vrc)
+        return vrc;
     if (sqlite3_prepare_v2(kb->db,
                            "INSERT INTO chunks_fts(chunks_fts, rowid, title, heading, text) "
                            "SELECT 'delete', v.id, v.title, v.heading, v.text FROM chunks_v v "
@@ -700,5 +704,6 @@ int idx_check(struct idx_kb *kb, struct lore_buf *report, int *problems, struct 
             (*problems)++;
         }
     }
+    idx_vectors_check(kb, report, problems);
     return 0;
 }

@@ -1,0 +1,262 @@
+/*
+ * faiss_c_compat.cpp — the part of FAISS's official C API that lore uses,
+ * implemented over the C++ API. Debian's libfaiss-dev ships the C API
+ * headers (<faiss/c_api/...>) but not the compiled libfaiss_c, so we build
+ * the declarations we call ourselves; when a system libfaiss_c is found
+ * (LORE_HAVE_FAISS_C) this file compiles to nothing and that library is used.
+ *
+ * Every function is noexcept at the boundary: a C++ exception (FaissException,
+ * std::bad_alloc, anything) is caught here and becomes the C API's negative
+ * error code, with its message kept for faiss_get_last_error(). That message
+ * is valid only until the next failing call on the same thread: callers copy
+ * it at once (index/vectors.c does).
+ *
+ * Handles are the C++ objects themselves (FaissIndex* is a faiss::Index*),
+ * as in the official library, so either implementation behaves the same.
+ * Only index/vectors.c calls these.
+ */
+#if defined(LORE_HAVE_FAISS) && !defined(LORE_HAVE_FAISS_C)
+
+#include <faiss/c_api/Index_c.h>
+#include <faiss/c_api/IndexFlat_c.h>
+#include <faiss/c_api/MetaIndexes_c.h>
+#include <faiss/c_api/error_c.h>
+#include <faiss/c_api/impl/AuxIndexStructures_c.h>
+#include <faiss/c_api/index_io_c.h>
+
+#include <faiss/Index.h>
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/index_io.h>
+
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+namespace {
+
+// The last error of this thread. A fixed buffer: recording an error must not
+// allocate (it may be reporting std::bad_alloc).
+thread_local char last_error[512] = "";
+
+void set_error(const char *what) noexcept
+{
+    std::snprintf(last_error, sizeof last_error, "%s", what && *what ? what : "unknown error");
+}
+
+// Runs f, turning any exception into the C API's error code.
+template <class F> int guarded(F &&f) noexcept
+{
+    try {
+        f();
+        return OK;
+    } catch (const faiss::FaissException &ex) {
+        set_error(ex.what());
+        return FAISS_EXCEPT;
+    } catch (const std::bad_alloc &) {
+        set_error("out of memory");
+        return STD_EXCEPT;
+    } catch (const std::exception &ex) {
+        set_error(ex.what());
+        return STD_EXCEPT;
+    } catch (...) {
+        set_error("unknown error");
+        return UNKNOWN_EXCEPT;
+    }
+}
+
+faiss::Index *ix(FaissIndex *p) { return reinterpret_cast<faiss::Index *>(p); }
+const faiss::Index *ix(const FaissIndex *p) { return reinterpret_cast<const faiss::Index *>(p); }
+FaissIndex *handle(faiss::Index *p) { return reinterpret_cast<FaissIndex *>(p); }
+
+void check_out(const void *p, const char *what)
+{
+    if (!p)
+        throw std::invalid_argument(std::string(what) + " is NULL");
+}
+
+} // namespace
+
+extern "C" {
+
+const char *faiss_get_last_error()
+{
+    return last_error;
+}
+
+/* ---- Index ----------------------------------------------------------------- */
+
+void faiss_Index_free(FaissIndex *obj)
+{
+    delete ix(obj); // virtual destructor; deletes the sub-index when owned
+}
+
+int faiss_Index_d(const FaissIndex *obj)
+{
+    return static_cast<int>(ix(obj)->d);
+}
+
+int faiss_Index_is_trained(const FaissIndex *obj)
+{
+    return ix(obj)->is_trained ? 1 : 0;
+}
+
+idx_t faiss_Index_ntotal(const FaissIndex *obj)
+{
+    return static_cast<idx_t>(ix(obj)->ntotal);
+}
+
+FaissMetricType faiss_Index_metric_type(const FaissIndex *obj)
+{
+    return static_cast<FaissMetricType>(ix(obj)->metric_type);
+}
+
+int faiss_Index_add_with_ids(FaissIndex *index, idx_t n, const float *x, const idx_t *xids)
+{
+    return guarded([&] {
+        check_out(index, "index");
+        ix(index)->add_with_ids(n, x, reinterpret_cast<const faiss::Index::idx_t *>(xids));
+    });
+}
+
+int faiss_Index_search(const FaissIndex *index, idx_t n, const float *x, idx_t k,
+                       float *distances, idx_t *labels)
+{
+    return guarded([&] {
+        check_out(index, "index");
+        ix(index)->search(n, x, k, distances, reinterpret_cast<faiss::Index::idx_t *>(labels));
+    });
+}
+
+int faiss_Index_reset(FaissIndex *index)
+{
+    return guarded([&] {
+        check_out(index, "index");
+        ix(index)->reset();
+    });
+}
+
+int faiss_Index_remove_ids(FaissIndex *index, const FaissIDSelector *sel, size_t *n_removed)
+{
+    return guarded([&] {
+        check_out(index, "index");
+        check_out(sel, "selector");
+        size_t n = ix(index)->remove_ids(*reinterpret_cast<const faiss::IDSelector *>(sel));
+        if (n_removed)
+            *n_removed = n;
+    });
+}
+
+int faiss_Index_reconstruct(const FaissIndex *index, idx_t key, float *recons)
+{
+    return guarded([&] {
+        check_out(index, "index");
+        ix(index)->reconstruct(key, recons);
+    });
+}
+
+/* ---- IndexFlatIP ----------------------------------------------------------- */
+
+int faiss_IndexFlatIP_new_with(FaissIndexFlatIP **p_index, idx_t d)
+{
+    return guarded([&] {
+        check_out(p_index, "output");
+        *p_index = nullptr;
+        *p_index = reinterpret_cast<FaissIndexFlatIP *>(new faiss::IndexFlatIP(d));
+    });
+}
+
+/* ---- IndexIDMap2 ----------------------------------------------------------- */
+
+int faiss_IndexIDMap2_new(FaissIndexIDMap2 **p_index, FaissIndex *index)
+{
+    return guarded([&] {
+        check_out(p_index, "output");
+        check_out(index, "sub-index");
+        *p_index = nullptr;
+        *p_index = reinterpret_cast<FaissIndexIDMap2 *>(
+                static_cast<faiss::Index *>(new faiss::IndexIDMap2(ix(index))));
+    });
+}
+
+int faiss_IndexIDMap2_own_fields(const FaissIndexIDMap2 *obj)
+{
+    auto *m = dynamic_cast<const faiss::IndexIDMap2 *>(reinterpret_cast<const faiss::Index *>(obj));
+    return m && m->own_fields ? 1 : 0;
+}
+
+void faiss_IndexIDMap2_set_own_fields(FaissIndexIDMap2 *obj, int own)
+{
+    auto *m = dynamic_cast<faiss::IndexIDMap2 *>(reinterpret_cast<faiss::Index *>(obj));
+    if (m)
+        m->own_fields = own != 0;
+}
+
+FaissIndexIDMap2 *faiss_IndexIDMap2_cast(FaissIndex *index)
+{
+    if (!index)
+        return nullptr;
+    auto *m = dynamic_cast<faiss::IndexIDMap2 *>(ix(index));
+    return m ? reinterpret_cast<FaissIndexIDMap2 *>(static_cast<faiss::Index *>(m)) : nullptr;
+}
+
+void faiss_IndexIDMap2_id_map(FaissIndexIDMap2 *index, idx_t **p_id_map, size_t *p_size)
+{
+    auto *m = dynamic_cast<faiss::IndexIDMap2 *>(reinterpret_cast<faiss::Index *>(index));
+    if (!m) {
+        *p_id_map = nullptr;
+        *p_size = 0;
+        return;
+    }
+    *p_id_map = reinterpret_cast<idx_t *>(m->id_map.data());
+    *p_size = m->id_map.size();
+}
+
+/* ---- IDSelector -------------------------------------------------------------- */
+
+void faiss_IDSelector_free(FaissIDSelector *obj)
+{
+    delete reinterpret_cast<faiss::IDSelector *>(obj);
+}
+
+int faiss_IDSelectorBatch_new(FaissIDSelectorBatch **p_sel, size_t n, const idx_t *indices)
+{
+    return guarded([&] {
+        check_out(p_sel, "output");
+        *p_sel = nullptr;
+        // the handle is the base-class pointer, so faiss_IDSelector_free and
+        // faiss_Index_remove_ids can take it as a FaissIDSelector*
+        faiss::IDSelector *s = new faiss::IDSelectorBatch(
+                n, reinterpret_cast<const faiss::Index::idx_t *>(indices));
+        *p_sel = reinterpret_cast<FaissIDSelectorBatch *>(s);
+    });
+}
+
+/* ---- I/O ------------------------------------------------------------------------ */
+
+int faiss_write_index(const FaissIndex *idx, FILE *f)
+{
+    return guarded([&] {
+        check_out(idx, "index");
+        check_out(f, "file");
+        faiss::write_index(ix(idx), f);
+    });
+}
+
+int faiss_read_index(FILE *f, int io_flags, FaissIndex **p_out)
+{
+    return guarded([&] {
+        check_out(p_out, "output");
+        check_out(f, "file");
+        *p_out = nullptr;
+        *p_out = handle(faiss::read_index(f, io_flags));
+    });
+}
+
+} // extern "C"
+
+#endif
