@@ -38,5 +38,17 @@ int cmd_tokenize(struct cli *c, int argc, char **argv);
 int cmd_generate(struct cli *c, int argc, char **argv);
 int cmd_ask(struct cli *c, int argc, char **argv);
 int cmd_eval_qa(struct cli *c, int argc, char **argv);
+int cmd_embed(struct cli *c, int argc, char **argv);
+int cmd_reembed(struct cli *c, int argc, char **argv);
+int cmd_model_set_embed(struct cli *c, int argc, char **argv);
+
+struct idx_kb;
+struct emb;
+/* The knowledge base's embedding model (meta 'embed_model_path'), opened;
+ * *out stays NULL when the knowledge base has none. */
+int cli_kb_embedder(struct cli *c, struct idx_kb *kb, struct emb **out, struct lore_err *e);
+/* Records path as kb's embedding model (kb open for writing). */
+int cli_set_embedder(struct cli *c, struct idx_kb *kb, const char *path, int reembed,
+                     struct emb **out, struct lore_err *e);
 
 #endif

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "generate/generate.h"
 #include "index/index.h"
+#include "embed/embed.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -137,9 +138,13 @@ int cmd_ask(struct cli *c, int argc, char **argv)
         struct gen_openai_opts oo = {gen_url, getenv("LORE_GEN_NAME"), NULL, gen_ctx, 0, 0, 0};
         rc = gen_backend_openai(&oo, &g, &e);
     }
+    struct emb *emb = NULL;
+    if (!rc)
+        rc = cli_kb_embedder(c, kb, &emb, &e);
     if (rc)
         goto out;
     ao.backend = g;
+    ao.emb = emb;
     if (!json) {
         ao.on_text = stream_out;
     }
@@ -199,6 +204,7 @@ out:
     if (a)
         gen_answer_free(a);
     gen_backend_free(g);
+    emb_close(ao.emb);
     idx_strings_free(hist, n_hist);
     idx_close(kb);
     lore_buf_release(&q);

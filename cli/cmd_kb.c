@@ -5,6 +5,7 @@
  */
 #include "cli/cli.h"
 #include "index/index.h"
+#include "embed/embed.h"
 #include "ingest/ingest.h"
 
 #include <getopt.h>
@@ -43,12 +44,20 @@ static void print_buf(struct lore_buf *b)
 
 int cmd_init(struct cli *c, int argc, char **argv)
 {
-    static const struct option o[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    static const struct option o[] = {
+        {"embed-model", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    const char *model = NULL;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", o, NULL)) != -1) {
+        if (ch == 'm') {
+            model = optarg;
+            continue;
+        }
         if (ch == 'h') {
-            printf("usage: lore [--kb DIR] init\n\nCreates an empty knowledge base in DIR "
-                   "(default ./lore-kb); does nothing if one is there.\n");
+            printf("usage: lore [--kb DIR] init [--embed-model FILE.gguf]\n\nCreates an empty knowledge base in DIR "
+                   "(default ./lore-kb); does nothing if one is there.\n"
+                   "With --embed-model, ingest also embeds every chunk with that BERT-family GGUF\n"
+                   "and search becomes hybrid (BM25 + vectors).\n");
             return 0;
         }
         return cli_fail("init: unknown option (see 'lore init --help')"), 2;
@@ -58,6 +67,22 @@ int cmd_init(struct cli *c, int argc, char **argv)
     struct idx_kb *kb;
     if (open_kb(c, IDX_CREATE | IDX_WRITE, &kb))
         return 1;
+    if (model) {
+        struct lore_err e;
+        lore_err_clear(&e);
+        struct emb *m = NULL;
+        int64_t done = 0;
+        int rc = cli_set_embedder(c, kb, model, 0, &m, &e);
+        if (!rc)
+            rc = ing_embed_pending(kb, m, 0, &done, &e);
+        if (!rc)
+            printf("embedding model: %s (%d dimensions)\n", emb_model_id(m), emb_dim(m));
+        emb_close(m);
+        if (rc) {
+            idx_close(kb);
+            return cli_fail_err(&e);
+        }
+    }
     printf("knowledge base ready in %s\n", idx_dir(kb));
     idx_close(kb);
     return 0;
@@ -150,14 +175,22 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
     struct lore_err e;
     lore_err_clear(&e);
     int rc = ing_run(kb, (const char *const *)argv + optind, (size_t)(argc - optind), &io, &r, &e);
+    int64_t embedded = 0;
+    if (!rc) {
+        struct emb *m = NULL;
+        rc = cli_kb_embedder(c, kb, &m, &e);
+        if (!rc && m)
+            rc = ing_embed_pending(kb, m, io.progress, &embedded, &e);
+        emb_close(m);
+    }
     idx_close(kb);
     if (rc)
         return cli_fail_err(&e);
     if (json)
         printf("{\"seen\":%lld,\"added\":%lld,\"updated\":%lld,\"unchanged\":%lld,\"failed\":%lld,"
-               "\"pruned\":%lld,\"chunks\":%lld,\"ms\":%.1f}\n",
+               "\"pruned\":%lld,\"chunks\":%lld,\"embedded\":%lld,\"ms\":%.1f}\n",
                (long long)r.seen, (long long)r.added, (long long)r.updated, (long long)r.unchanged,
-               (long long)r.failed, (long long)r.pruned, (long long)r.chunks, r.ms);
+               (long long)r.failed, (long long)r.pruned, (long long)r.chunks, (long long)embedded, r.ms);
     else if (io.progress)
         fprintf(stderr, "%lld files: %lld added, %lld updated, %lld unchanged, %lld failed, %lld pruned; "
                         "%lld chunks in %.1f s\n",
@@ -188,12 +221,14 @@ int cmd_search(struct cli *c, int argc, char **argv)
         {"k", required_argument, NULL, 'k'},
         {"json", no_argument, NULL, 'j'},
         {"collection", required_argument, NULL, 'c'},
+        {"mode", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
     struct idx_search_opts so;
     idx_search_opts_default(&so);
     int json = 0, ch;
+    const char *mode = NULL;
     while ((ch = getopt_long(argc, argv, "k:c:h", o, NULL)) != -1) {
         switch (ch) {
         case 'k':
@@ -202,8 +237,15 @@ int cmd_search(struct cli *c, int argc, char **argv)
             break;
         case 'j': json = 1; break;
         case 'c': so.collection = optarg; break;
+        case 'M':
+            if (strcmp(optarg, "bm25") && strcmp(optarg, "vector") && strcmp(optarg, "hybrid"))
+                return cli_fail("search: --mode is bm25, vector or hybrid, not '%s'", optarg), 2;
+            mode = optarg;
+            break;
         case 'h':
-            printf("usage: lore [--kb DIR] search QUERY... [--k N] [--collection NAME] [--json]\n\n"
+            printf("usage: lore [--kb DIR] search QUERY... [--k N] [--collection NAME] [--mode bm25|vector|hybrid] [--json]\n\n"
+                   "--mode defaults to hybrid (BM25 and vectors fused by reciprocal rank) when the\n"
+                   "knowledge base has an embedding model, else bm25.\n"
                    "Full-text search (BM25). Any text is a valid query: operators and quotes\n"
                    "in it are searched as words. Each hit cites its file, page, heading and\n"
                    "character span.\n");
@@ -229,9 +271,37 @@ int cmd_search(struct cli *c, int argc, char **argv)
     struct idx_hits *h;
     struct lore_err e;
     lore_err_clear(&e);
+    struct emb *m = NULL;
+    int rc = 0;
+    if (!mode || strcmp(mode, "bm25") != 0)
+        rc = cli_kb_embedder(c, kb, &m, &e);
+    if (!rc && !m && mode && strcmp(mode, "bm25") != 0)
+        rc = lore_err_set(&e, LORE_EINVAL, "search: --mode %s needs an embedding model (lore model set-embed FILE.gguf)", mode);
+    if (!mode)
+        mode = m ? "hybrid" : "bm25";
     double t0 = lore_now_ms();
-    int rc = idx_search_bm25(kb, q.data, &so, &h, &e);
+    float *qv = NULL;
+    if (!rc && m) {
+        qv = malloc((size_t)emb_dim(m) * sizeof *qv);
+        const char *qt = q.data;
+        rc = qv ? emb_embed(m, &qt, 1, qv, true, &e) : lore_err_set(&e, LORE_ENOMEM, "out of memory");
+    }
+    if (!rc) {
+        if (strcmp(mode, "bm25") == 0) {
+            rc = idx_search_bm25(kb, q.data, &so, &h, &e);
+        } else if (strcmp(mode, "vector") == 0) {
+            rc = idx_search_vector(kb, qv, emb_dim(m), so.k, so.collection, &h, &e);
+        } else {
+            struct idx_hybrid_opts ho;
+            idx_hybrid_opts_default(&ho);
+            ho.bm25 = so;
+            ho.k = so.k;
+            rc = idx_search_hybrid(kb, q.data, qv, emb_dim(m), &ho, &h, &e);
+        }
+    }
     double ms = lore_now_ms() - t0;
+    free(qv);
+    emb_close(m);
     idx_close(kb);
     if (rc) {
         lore_buf_release(&q);
@@ -242,7 +312,7 @@ int cmd_search(struct cli *c, int argc, char **argv)
         lore_buf_init(&b);
         lore_buf_puts(&b, "{\"query\":");
         lore_buf_json_str(&b, q.data, q.len);
-        lore_buf_printf(&b, ",\"ms\":%.2f,\"hits\":[", ms);
+        lore_buf_printf(&b, ",\"mode\":\"%s\",\"ms\":%.2f,\"hits\":[", mode, ms);
         for (size_t i = 0; i < h->n; i++) {
             const struct idx_hit *x = &h->v[i];
             lore_buf_printf(&b, "%s{\"chunk_id\":%lld,\"doc_id\":%lld,\"uri\":", i ? "," : "",
@@ -437,19 +507,25 @@ int cmd_stats(struct cli *c, int argc, char **argv)
     struct lore_err e;
     lore_err_clear(&e);
     int rc = idx_stats(kb, &s, &e);
+    struct idx_vectors_info vi;
+    memset(&vi, 0, sizeof vi);
+    if (!rc)
+        rc = idx_vectors_info(kb, &vi, &e);
     idx_close(kb);
     if (rc)
         return cli_fail_err(&e);
     if (json)
         printf("{\"documents\":%lld,\"chunks\":%lld,\"collections\":%lld,\"bytes\":%lld,"
-               "\"failed\":%lld,\"source_bytes\":%lld}\n",
+               "\"failed\":%lld,\"source_bytes\":%lld,\"vectors\":%lld,\"dim\":%d}\n",
                (long long)s.documents, (long long)s.chunks, (long long)s.collections,
-               (long long)s.bytes, (long long)s.failed, (long long)s.source_bytes);
+               (long long)s.bytes, (long long)s.failed, (long long)s.source_bytes, (long long)vi.count, vi.dim);
     else
         printf("documents    %lld\nfailed       %lld\nchunks       %lld\ncollections  %lld\n"
                "size         %.1f MB on disk (%.1f MB of source files)\n",
                (long long)s.documents, (long long)s.failed, (long long)s.chunks,
                (long long)s.collections, (double)s.bytes / 1e6, (double)s.source_bytes / 1e6);
+    if (!json && vi.count)
+        printf("vectors      %lld (%d dimensions)\n", (long long)vi.count, vi.dim);
     return 0;
 }
 

@@ -29,6 +29,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: lore model info FILE.gguf [--json]\n"
+            "       lore [--kb DIR] model set-embed FILE.gguf   (the knowledge base's embedding model)\n"
+            "       lore model synth ...                       (see lore model synth --help)\n"
             "\n"
             "Shows a GGUF model's architecture, sizes, parameter count, tensor types,\n"
             "tokenizer and chat-template family (read from the header only).\n");
@@ -252,6 +254,8 @@ int cmd_model(struct cli *c, int argc, char **argv)
         return model_info(argc - 1, argv + 1);
     if (strcmp(argv[1], "synth") == 0)
         return cmd_model_synth(c, argc - 1, argv + 1);
+    if (strcmp(argv[1], "set-embed") == 0)
+        return cmd_model_set_embed(c, argc - 1, argv + 1);
     cli_fail("model: unknown subcommand '%s' (try 'lore model --help')", argv[1]);
     return 2;
 }

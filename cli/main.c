@@ -61,7 +61,9 @@ static const struct {
     {"extract", cmd_extract, "show a file as lore would index it (stores nothing)"},
     {"eval", cmd_eval, "retrieval quality on BEIR-format data"},
     {"eval-qa", cmd_eval_qa, "answer quality on SQuAD-format data"},
-    {"model", cmd_model, "inspect GGUF model files"},
+    {"model", cmd_model, "inspect GGUF model files; set the embedding model"},
+    {"embed", cmd_embed, "embed lines of text with a GGUF encoder"},
+    {"reembed", cmd_reembed, "embed every chunk again (after changing the model)"},
     {"tokenize", cmd_tokenize, "tokenize text with a GGUF model's tokenizer"},
     {"generate", cmd_generate, "run a GGUF decoder model"},
 };

@@ -15,6 +15,7 @@
  */
 #include "generate/generate.h"
 #include "index/index.h"
+#include "embed/embed.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -1003,7 +1004,23 @@ int gen_ask(struct idx_kb *kb, const char *question, const struct gen_ask_opts *
     so.collection = o->collection;
     so.snippets = 0;
     struct idx_hits *h = NULL;
-    int rc = idx_search_bm25(kb, a->query, &so, &h, e);
+    int rc;
+    if (o->emb) {
+        int dim = emb_dim(o->emb);
+        float *qv = malloc((size_t)dim * sizeof *qv);
+        const char *qt = a->query;
+        rc = qv ? emb_embed(o->emb, &qt, 1, qv, true, e) : lore_err_set(e, LORE_ENOMEM, "out of memory");
+        if (!rc) {
+            struct idx_hybrid_opts ho;
+            idx_hybrid_opts_default(&ho);
+            ho.bm25 = so;
+            ho.k = so.k;
+            rc = idx_search_hybrid(kb, a->query, qv, dim, &ho, &h, e);
+        }
+        free(qv);
+    } else {
+        rc = idx_search_bm25(kb, a->query, &so, &h, e);
+    }
     if (!rc)
         rc = make_sources(h, a) ? lore_err_set(e, LORE_ENOMEM, "out of memory") : 0;
     idx_hits_free(h);

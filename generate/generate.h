@@ -14,6 +14,7 @@
 #include "core/lore.h"
 
 struct idx_kb;
+struct emb;
 
 /* ---- generator backends ----------------------------------------------------- */
 
@@ -86,6 +87,7 @@ struct gen_ask_opts {
     size_t n_history;
     gen_on_text on_text;          /* streamed answer text; may be NULL */
     void *ud;
+    struct emb *emb;              /* the knowledge base's embedder: hybrid retrieval; NULL = BM25 */
 };
 
 /* A numbered source as the generator saw it: one chunk, or neighbouring

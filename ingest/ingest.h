@@ -187,4 +187,14 @@ void ing_opts_default(struct ing_opts *o);
 int ing_run(struct idx_kb *kb, const char *const *paths, size_t n_paths,
             const struct ing_opts *o, struct ing_report *r, struct lore_err *e);
 
+/* ---- embeddings -------------------------------------------------------------- */
+
+struct emb;
+/* Embeds every chunk of kb that has no vector yet (batches, each its own
+ * transaction), records the model's identity (refusing a different model's
+ * vectors: re-embed with idx_vectors_clear first), then writes the vector
+ * index file. *done = chunks embedded. progress as in ing_opts. */
+int ing_embed_pending(struct idx_kb *kb, struct emb *emb, int progress, int64_t *done,
+                      struct lore_err *e);
+
 #endif
