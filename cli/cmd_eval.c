@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "index/index.h"
 #include "ingest/ingest.h"
+#include "embed/embed.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -243,6 +244,8 @@ int cmd_eval(struct cli *c, int argc, char **argv)
         {"heading-weight", required_argument, NULL, 'H'},
         {"keep-stopwords", no_argument, NULL, 'S'},
         {"chunk-tokens", required_argument, NULL, 'c'},
+        {"mode", required_argument, NULL, 1001},
+        {"embed-model", required_argument, NULL, 1002},
         {"prf-docs", required_argument, NULL, 'D'},
         {"prf-terms", required_argument, NULL, 'E'},
         {"prf-weight", required_argument, NULL, 'W'},
@@ -252,6 +255,7 @@ int cmd_eval(struct cli *c, int argc, char **argv)
     };
     const char *corpus = NULL, *queries = NULL, *qrels = NULL, *kbdir = NULL;
     int json = 0, k = 10, ch;
+    const char *mode = "bm25", *embed_model = NULL;
     struct idx_search_opts so;
     idx_search_opts_default(&so);
     struct ing_chunk_opts copts;
@@ -274,6 +278,12 @@ int cmd_eval(struct cli *c, int argc, char **argv)
         case 'E': so.prf_terms = atoi(optarg); break;
         case 'W': so.prf_weight = atof(optarg); break;
         case 'G': so.bigram_weight = atof(optarg); break;
+        case 1001:
+            if (strcmp(optarg, "bm25") && strcmp(optarg, "vector") && strcmp(optarg, "hybrid"))
+                return cli_fail("eval: --mode is bm25, vector or hybrid, not '%s'", optarg), 2;
+            mode = optarg;
+            break;
+        case 1002: embed_model = optarg; break;
         case 'c': copts.max_tokens = atoi(optarg); if (copts.max_tokens < 16) return cli_fail("eval: --chunk-tokens wants >= 16"), 2; break;
         case 'h':
             printf("usage: lore eval --corpus corpus.jsonl --queries queries.jsonl --qrels qrels.tsv\n"
@@ -334,6 +344,29 @@ int cmd_eval(struct cli *c, int argc, char **argv)
         if (!json)
             fprintf(stderr, "indexed %zu documents in %.1f s\n", b.n, (lore_now_ms() - tb0) / 1000);
     }
+    struct emb *em = NULL;
+    if (strcmp(mode, "bm25") != 0) {
+        if (!embed_model) {
+            idx_close(kb);
+            if (made_tmp)
+                rm_rf_kb(kbdir);
+            return cli_fail("eval: --mode %s needs --embed-model FILE.gguf", mode), 2;
+        }
+        struct emb_opts eo;
+        emb_opts_default(&eo);
+        eo.threads = c->threads;
+        int64_t done = 0;
+        double te = lore_now_ms();
+        if (emb_open(embed_model, &eo, &em, &e) || ing_embed_pending(kb, em, 0, &done, &e)) {
+            emb_close(em);
+            idx_close(kb);
+            if (made_tmp)
+                rm_rf_kb(kbdir);
+            return cli_fail_err(&e);
+        }
+        if (!json && done)
+            fprintf(stderr, "embedded %lld chunks in %.1f s\n", (long long)done, (lore_now_ms() - te) / 1000);
+    }
     double ndcg = 0, r10 = 0, r100 = 0, mrr = 0, ms = 0;
     size_t nq = 0;
     so.k = 1000;
@@ -361,7 +394,27 @@ int cmd_eval(struct cli *c, int argc, char **argv)
             continue;
         struct idx_hits *h;
         double t0 = lore_now_ms();
-        if (idx_search_bm25(kb, ql.v[qi].text, &so, &h, &e)) {
+        int src = 0;
+        if (em) {
+            int dim = emb_dim(em);
+            float *qv = malloc((size_t)dim * sizeof *qv);
+            const char *qt = ql.v[qi].text;
+            src = qv ? emb_embed(em, &qt, 1, qv, true, &e) : LORE_ENOMEM;
+            if (!src && strcmp(mode, "vector") == 0) {
+                src = idx_search_vector(kb, qv, dim, so.k, NULL, &h, &e);
+            } else if (!src) {
+                struct idx_hybrid_opts ho;
+                idx_hybrid_opts_default(&ho);
+                ho.bm25 = so;
+                ho.k = 100;
+                ho.n_bm25 = ho.n_vec = 200;
+                src = idx_search_hybrid(kb, ql.v[qi].text, qv, dim, &ho, &h, &e);
+            }
+            free(qv);
+        } else {
+            src = idx_search_bm25(kb, ql.v[qi].text, &so, &h, &e);
+        }
+        if (src) {
             rc = 1;
             break;
         }
@@ -404,6 +457,7 @@ int cmd_eval(struct cli *c, int argc, char **argv)
         nq++;
         idx_hits_free(h);
     }
+    emb_close(em);
     idx_close(kb);
     if (made_tmp)
         rm_rf_kb(kbdir);
