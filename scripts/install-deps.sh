@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential cmake ninja-build pkg-config git ca-certificates
 libsqlite3-dev sqlite3 libjansson-dev libcmocka-dev jq util-linux
-libpcre2-dev
+libpcre2-dev clang libclang-rt-14-dev
 libxml2-dev libpoppler-glib-dev libcairo2-dev poppler-utils qpdf fonts-dejavu-core fonts-noto-cjk
 libfaiss-dev libopenblas-dev
 libcivetweb-dev libcurl4-openssl-dev libsodium-dev"
