@@ -62,6 +62,7 @@ int html_decode(const char *uri, const char *data, size_t n, char **out,
 struct pdf_word {
     const char *text;
     uint32_t len;        /* bytes */
+    uint32_t ncp;        /* code points (counted once, when the word is built) */
     uint32_t line;       /* Poppler's line number on the page */
     float x0, y0, x1, y1; /* points, origin top-left */
     float size;          /* font size in points */
@@ -76,8 +77,9 @@ struct pdf_pblock {
     int page;            /* 1-based */
     int kind;            /* ING_PARA or ING_TABLE (ING_HEADING decided later) */
     int level;
-    char *text;          /* UTF-8, owned */
+    char *text;          /* UTF-8, NUL-terminated, in the pdf_pblocks' arena */
     size_t len;
+    size_t ncp;          /* code points in text */
     struct ing_box *boxes; /* one per word, owned; NULL when unknown */
     size_t n_boxes;
     float x0, y0, x1, y1;
@@ -88,9 +90,12 @@ struct pdf_pblock {
     int drop;            /* running header/footer or page number */
 };
 
+struct pdf_text_chunk;
+
 struct pdf_pblocks {
     struct pdf_pblock *v;
     size_t n, cap;
+    struct pdf_text_chunk *chunks;  /* arena holding every block's text */
 };
 
 /* Lays out one page's words (in Poppler's order) into blocks appended to

@@ -109,25 +109,48 @@ struct attr_run {
     int bold;
 };
 
+/* Everything one page needs, kept across pages so that a long document
+ * allocates per page only what Poppler itself returns. */
 struct page_words {
-    struct lore_buf arena;   /* normalised word texts, back to back */
+    char *arena;             /* normalised word texts, back to back */
+    size_t alen, acap;
     struct pdf_word *w;
     size_t n, cap;
     size_t *off;             /* each word's offset in arena */
+    uint32_t *cps[2];        /* the page's code points (two readings) */
+    size_t cps_cap[2];
+    uint8_t *vert;           /* per Poppler line: runs vertically */
+    size_t vert_cap;
+    struct attr_run *runs;
+    size_t runs_cap;
 };
-
-static void pw_reset(struct page_words *pw)
-{
-    pw->arena.len = 0;
-    pw->n = 0;
-}
 
 static void pw_release(struct page_words *pw)
 {
-    lore_buf_release(&pw->arena);
+    free(pw->arena);
     free(pw->w);
     free(pw->off);
+    free(pw->cps[0]);
+    free(pw->cps[1]);
+    free(pw->vert);
+    free(pw->runs);
     memset(pw, 0, sizeof *pw);
+}
+
+/* Grows *p (elements of size sz, capacity *cap) to hold at least n. */
+static int grow(void **p, size_t *cap, size_t n, size_t sz)
+{
+    if (n <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : 64;
+    while (nc < n)
+        nc *= 2;
+    void *q = realloc(*p, nc * sz);
+    if (!q)
+        return LORE_ENOMEM;
+    *p = q;
+    *cap = nc;
+    return 0;
 }
 
 static int pw_open(struct page_words *pw)
@@ -145,7 +168,7 @@ static int pw_open(struct page_words *pw)
         pw->cap = nc;
     }
     memset(&pw->w[pw->n], 0, sizeof pw->w[pw->n]);
-    pw->off[pw->n] = pw->arena.len;
+    pw->off[pw->n] = pw->alen;
     pw->n++;
     return 0;
 }
@@ -156,55 +179,57 @@ static int is_bidi_control(uint32_t cp)
            cp == 0x200E || cp == 0x200F;
 }
 
-/* Two consecutive characters of one Poppler word that sit more than half
- * an em apart, or on different baselines, belong to different words (table
- * cells Poppler joined). */
-static int breaks_word(const PopplerRectangle *a, const PopplerRectangle *b, float size)
-{
-    double ax0 = fmin(a->x1, a->x2), ax1 = fmax(a->x1, a->x2);
-    double bx0 = fmin(b->x1, b->x2), bx1 = fmax(b->x1, b->x2);
-    double ay0 = fmin(a->y1, a->y2), ay1 = fmax(a->y1, a->y2);
-    double bc = 0.5 * (b->y1 + b->y2);
-    double gap = fmax(bx0 - ax1, ax0 - bx1);
-    return gap > 0.5 * size || bc < ay0 - 1 || bc > ay1 + 1;
-}
+/* fmin/fmax without the libm call (same results, NaN included: the other
+ * operand wins). */
+static inline double dmin(double a, double b) { return b < a || isnan(a) ? b : a; }
+static inline double dmax(double a, double b) { return b > a || isnan(a) ? b : a; }
+static inline float fmin_(float a, float b) { return b < a || isnan(a) ? b : a; }
+static inline float fmax_(float a, float b) { return b > a || isnan(a) ? b : a; }
 
-/* Builds the words of one page into pw. *have_boxes tells whether the
- * character boxes lined up with the text (else positions are synthetic). */
+/* Right-to-left letters all lie at U+0590 and above. */
+static inline int is_rtl(uint32_t cp) { return cp >= 0x0590 && txn_is_rtl(cp); }
+
 #define WORD_BREAK 0x80000000u
 
 /* The page's characters (bidi controls dropped) as code points, read as a
- * selection over area. *n_rtl counts right-to-left letters. */
-static int page_text(PopplerPage *pg, PopplerRectangle *area, uint32_t **out, size_t *n,
-                     size_t *n_rtl)
+ * selection over area, into pw->cps[slot]. *n_rtl counts right-to-left
+ * letters. */
+static int page_text(PopplerPage *pg, PopplerRectangle *area, struct page_words *pw,
+                     int slot, size_t *n, size_t *n_rtl)
 {
     /* A bidi control stands where Poppler dropped the space between two
      * right-to-left words: the code point after one carries WORD_BREAK. */
-    *out = NULL;
     *n = *n_rtl = 0;
     char *text = poppler_page_get_text_for_area(pg, area);
     if (!text)
         return 0;
     size_t tl = strlen(text);
-    uint32_t *cps = malloc((tl + 1) * sizeof *cps);
-    if (!cps) {
+    if (grow((void **)&pw->cps[slot], &pw->cps_cap[slot], tl + 1, sizeof *pw->cps[slot])) {
         g_free(text);
         return LORE_ENOMEM;
     }
-    size_t nt = 0;
+    uint32_t *cps = pw->cps[slot];
+    const unsigned char *t = (const unsigned char *)text;
+    size_t nt = 0, rtl = 0;
     uint32_t brk = 0;
     for (size_t i = 0; i < tl;) {
+        if (t[i] < 0x80) {          /* ASCII: never a control nor RTL */
+            cps[nt++] = t[i++] | brk;
+            brk = 0;
+            continue;
+        }
         uint32_t cp;
         int l = lore_utf8_decode(text + i, tl - i, &cp);
         i += l ? (size_t)l : 1;
-        if (!is_bidi_control(cp))
+        int bidi = is_bidi_control(cp);
+        if (!bidi)
             cps[nt++] = cp | brk;
-        brk = is_bidi_control(cp) ? WORD_BREAK : 0;
-        *n_rtl += txn_is_rtl(cp);
+        brk = bidi ? WORD_BREAK : 0;
+        rtl += is_rtl(cp);
     }
     g_free(text);
-    *out = cps;
     *n = nt;
+    *n_rtl = rtl;
     return 0;
 }
 
@@ -214,78 +239,76 @@ static int page_text(PopplerPage *pg, PopplerRectangle *area, uint32_t **out, si
  * Poppler reads the page as a selection from one corner to the other; on a
  * right-to-left page a selection starting top-left skips the first lines, so
  * when the page holds right-to-left text it is read again from the top-right
- * corner and the longer reading kept. */
+ * corner and the longer reading kept.
+ *
+ * Three Poppler calls per page (text, character boxes, font runs) walk the
+ * page's cached TextPage once each; everything else is one pass over the
+ * characters into buffers reused from page to page. */
 static int page_words(PopplerPage *pg, double pw_, double ph, struct page_words *pw,
                       int *have_boxes)
 {
-    pw_reset(pw);
+    pw->n = 0;
+    pw->alen = 0;
     *have_boxes = 0;
     PopplerRectangle area = {0, 0, pw_, ph};
-    uint32_t *cps;
     size_t nt, nrtl;
-    if (page_text(pg, &area, &cps, &nt, &nrtl))
+    int slot = 0;
+    if (page_text(pg, &area, pw, 0, &nt, &nrtl))
         return LORE_ENOMEM;
     if (nrtl) {
         PopplerRectangle rarea = {pw_, 0, 0, ph};
-        uint32_t *cps2;
         size_t nt2, nrtl2;
-        if (page_text(pg, &rarea, &cps2, &nt2, &nrtl2)) {
-            free(cps);
+        if (page_text(pg, &rarea, pw, 1, &nt2, &nrtl2))
             return LORE_ENOMEM;
-        }
         if (nt2 > nt) {
-            free(cps);
-            cps = cps2;
+            slot = 1;
             nt = nt2;
             area = rarea;
-        } else {
-            free(cps2);
         }
     }
-    if (!cps)
+    if (!nt)
         return 0;
+    const uint32_t *cps = pw->cps[slot];
 
     PopplerRectangle *rects = NULL;
     guint nr = 0;
     if (!poppler_page_get_text_layout_for_area(pg, &area, &rects, &nr))
         nr = 0;
-    int have = nr == nt && nt > 0;
-    struct attr_run *runs = NULL;
+    int have = nr == nt;
     size_t nruns = 0;
     if (have) {
         GList *attrs = poppler_page_get_text_attributes_for_area(pg, &area);
-        runs = malloc((g_list_length(attrs) + 1) * sizeof *runs);
-        if (!runs) {
+        if (grow((void **)&pw->runs, &pw->runs_cap, g_list_length(attrs) + 1,
+                 sizeof *pw->runs)) {
             poppler_page_free_text_attributes(attrs);
             g_free(rects);
-            free(cps);
             return LORE_ENOMEM;
         }
         for (GList *l = attrs; l; l = l->next) {
             PopplerTextAttributes *a = l->data;
-            runs[nruns++] = (struct attr_run){a->start_index, a->end_index,
-                                              (float)a->font_size, font_is_bold(a->font_name)};
+            pw->runs[nruns++] = (struct attr_run){a->start_index, a->end_index,
+                                                  (float)a->font_size,
+                                                  font_is_bold(a->font_name)};
         }
         poppler_page_free_text_attributes(attrs);
     }
+    const struct attr_run *runs = pw->runs;
 
     /* which Poppler lines run vertically (rotated text: margin stamps) */
-    uint8_t *vert = NULL;
+    const uint8_t *vert = NULL;
     if (have) {
         size_t nl = 1;
         for (size_t i = 0; i < nt; i++)
             nl += (cps[i] & ~WORD_BREAK) == '\n';
-        vert = calloc(nl, 1);
-        if (!vert) {
-            free(runs);
+        if (grow((void **)&pw->vert, &pw->vert_cap, nl, 1)) {
             g_free(rects);
-            free(cps);
             return LORE_ENOMEM;
         }
+        uint8_t *vt = pw->vert;
         size_t l = 0, h = 0, v = 0;
         for (size_t i = 0; i < nt; i++) {
             if ((cps[i] & ~WORD_BREAK) == '\n') {
-                vert[l++] = v > h && v >= 2;
+                vt[l++] = v > h && v >= 2;
                 h = v = 0;
                 continue;
             }
@@ -299,15 +322,27 @@ static int page_words(PopplerPage *pg, double pw_, double ph, struct page_words 
             else
                 h++;
         }
-        vert[l] = v > h && v >= 2;
+        vt[l] = v > h && v >= 2;
+        vert = vt;
     }
 
     int rc = 0, open = 0;
     uint32_t line = 0, col = 0;
     size_t ri = 0;
     struct pdf_word *cur = NULL;
-    for (size_t i = 0; i < nt && !rc; i++) {
+    /* each character's box, normalised (x0 <= x1, y0 <= y1), and the
+     * previous character's */
+    double bx0 = 0, bx1 = 0, by0 = 0, by1 = 0, ax0 = 0, ax1 = 0, ay0 = 0, ay1 = 0;
+    for (size_t i = 0; i < nt; i++) {
         uint32_t cp = cps[i] & ~WORD_BREAK, out[4];
+        if (have) {
+            const PopplerRectangle *r = &rects[i];
+            ax0 = bx0, ax1 = bx1, ay0 = by0, ay1 = by1;
+            bx0 = dmin(r->x1, r->x2);
+            bx1 = dmax(r->x1, r->x2);
+            by0 = dmin(r->y1, r->y2);
+            by1 = dmax(r->y1, r->y2);
+        }
         if (cps[i] & WORD_BREAK)
             open = 0;
         if (cp == '\n') {
@@ -317,15 +352,34 @@ static int page_words(PopplerPage *pg, double pw_, double ph, struct page_words 
             continue;
         }
         col++;
-        int k = txn_map(cp, out);
-        for (int q = 0; q < k && !rc; q++) {
-            if (txn_is_space(out[q])) {
+        int k;
+        if (cp > 0x20 && cp < 0x7F) {  /* printable ASCII maps to itself */
+            out[0] = cp;
+            k = 1;
+        } else {
+            k = txn_map(cp, out);
+        }
+        /* room for k code points of up to 4 bytes */
+        if (pw->alen + 16 > pw->acap &&
+            grow((void **)&pw->arena, &pw->acap, pw->alen + 16, 1)) {
+            rc = LORE_ENOMEM;
+            break;
+        }
+        for (int q = 0; q < k; q++) {
+            uint32_t o = out[q];
+            if (o == ' ' || o == '\t' || o == '\n' || o == '\r') {  /* txn_is_space */
                 open = 0;
                 continue;
             }
-            if (open && have && q == 0 && i > 0 && !vert[line] && !cur->rtl &&
-                !txn_is_rtl(cp) && breaks_word(&rects[i - 1], &rects[i], cur->size))
-                open = 0;   /* Poppler glued two words a wide gap apart */
+            /* Two consecutive characters of one Poppler word that sit more
+             * than half an em apart, or on different baselines, belong to
+             * different words (table cells Poppler glued together). */
+            if (open && have && q == 0 && i > 0 && !vert[line] && !cur->rtl && !is_rtl(cp)) {
+                double bc = 0.5 * (rects[i].y1 + rects[i].y2);
+                double gap = dmax(bx0 - ax1, ax0 - bx1);
+                if (gap > 0.5 * cur->size || bc < ay0 - 1 || bc > ay1 + 1)
+                    open = 0;
+            }
             if (!open) {
                 if ((rc = pw_open(pw)))
                     break;
@@ -340,10 +394,10 @@ static int page_words(PopplerPage *pg, double pw_, double ph, struct page_words 
                         cur->size = runs[ri].size;
                         cur->bold = (uint8_t)runs[ri].bold;
                     }
-                    cur->x0 = (float)rects[i].x1;
-                    cur->y0 = (float)rects[i].y1;
-                    cur->x1 = (float)rects[i].x2;
-                    cur->y1 = (float)rects[i].y2;
+                    cur->x0 = (float)bx0;
+                    cur->y0 = (float)by0;
+                    cur->x1 = (float)bx1;
+                    cur->y1 = (float)by1;
                 } else {
                     cur->x0 = cur->x1 = 6.0f * (float)col;
                     cur->y0 = 14.0f * (float)line;
@@ -351,31 +405,31 @@ static int page_words(PopplerPage *pg, double pw_, double ph, struct page_words 
                 }
                 open = 1;
             }
-            char tmp[4];
-            int l = lore_utf8_encode(out[q], tmp);
-            rc = lore_buf_append(&pw->arena, tmp, (size_t)l);
-            if (txn_is_rtl(out[q]))
+            if (o < 0x80)
+                pw->arena[pw->alen++] = (char)o;
+            else
+                pw->alen += (size_t)lore_utf8_encode(o, pw->arena + pw->alen);
+            cur->ncp++;
+            if (is_rtl(o))
                 cur->rtl = 1;
             if (have) {
-                const PopplerRectangle *r = &rects[i];
-                cur->x0 = fminf(cur->x0, (float)fmin(r->x1, r->x2));
-                cur->x1 = fmaxf(cur->x1, (float)fmax(r->x1, r->x2));
-                cur->y0 = fminf(cur->y0, (float)fmin(r->y1, r->y2));
-                cur->y1 = fmaxf(cur->y1, (float)fmax(r->y1, r->y2));
+                cur->x0 = fmin_(cur->x0, (float)bx0);
+                cur->x1 = fmax_(cur->x1, (float)bx1);
+                cur->y0 = fmin_(cur->y0, (float)by0);
+                cur->y1 = fmax_(cur->y1, (float)by1);
             } else {
                 cur->x1 = 6.0f * (float)(col + 1);
             }
         }
+        if (rc)
+            break;
     }
-    free(vert);
-    free(runs);
     g_free(rects);
-    free(cps);
     if (rc)
         return rc;
     for (size_t i = 0; i < pw->n; i++) {
-        pw->w[i].text = pw->arena.data + pw->off[i];
-        size_t end = i + 1 < pw->n ? pw->off[i + 1] : pw->arena.len;
+        pw->w[i].text = pw->arena + pw->off[i];
+        size_t end = i + 1 < pw->n ? pw->off[i + 1] : pw->alen;
         pw->w[i].len = (uint32_t)(end - pw->off[i]);
     }
     *have_boxes = have;
@@ -632,7 +686,7 @@ static void find_headings(struct pdf_pblocks *pb)
         const struct pdf_pblock *b = &pb->v[i];
         if (b->drop || b->kind != ING_PARA)
             continue;
-        double c = (double)lore_utf8_len(b->text, b->len);
+        double c = (double)b->ncp;
         int bucket = (int)lrintf(b->size * 2);
         int k;
         for (k = 0; k < nh; k++)
@@ -661,7 +715,7 @@ static void find_headings(struct pdf_pblocks *pb)
         struct pdf_pblock *b = &pb->v[i];
         if (b->drop || b->kind != ING_PARA)
             continue;
-        size_t c = lore_utf8_len(b->text, b->len);
+        size_t c = b->ncp;
         if (c > 200 || b->n_lines > 3 || !has_letter(b->text, b->len))
             continue;
         uint32_t lastcp = 0;
@@ -764,7 +818,7 @@ static int emit(struct ing_doc *d, struct pdf_pblocks *pb)
                 rc = path_push(&path, stack[k], stack_len[k]);
         if (rc)
             break;
-        int64_t cps = (int64_t)lore_utf8_len(b->text, b->len);
+        int64_t cps = (int64_t)b->ncp;
         size_t before = d->n_blocks;
         rc = ing_doc_add(d, b->kind, b->kind == ING_HEADING ? b->level : 0, b->page,
                          path.data ? path.data : "", b->text, b->len, cursor, cursor + cps);

@@ -39,6 +39,8 @@ struct seg {
     size_t chars;
 };
 
+struct pb;
+
 struct lay {
     const struct pdf_word *w;
     size_t nw;
@@ -49,6 +51,7 @@ struct lay {
     int page, have_boxes, rtl_page;
     float page_h;
     struct pdf_pblocks *out;
+    struct pb *pb;        /* the page's block builder (empty between uses) */
 };
 
 struct key {
@@ -117,7 +120,7 @@ static int add_seg(struct lay *L, size_t *cap, size_t w0, size_t w1)
         s->x1 = fmaxf_(s->x1, w->x1);
         s->y1 = fmaxf_(s->y1, w->y1);
         s->bold &= w->bold;
-        size_t c = lore_utf8_len(w->text, w->len);
+        size_t c = w->ncp;
         s->chars += c;
         wsum += (double)w->size * (double)(c ? c : 1);
     }
@@ -213,8 +216,14 @@ static int build_segs(struct lay *L)
 
 enum { SEP_NONE, SEP_WORD, SEP_LINE, SEP_CELL, SEP_ROW };
 
+/* One builder per page, reused block after block: a flushed block's text is
+ * copied into the document's text arena and its boxes into one exact-size
+ * array, and the builder keeps its buffers. Code points are counted as
+ * they are appended (each word knows its own count), never by rescanning. */
 struct pb {
-    struct lore_buf text;
+    char *text;           /* NUL-terminated when len > 0 */
+    size_t len, cap;
+    size_t ncp;           /* code points in text */
     struct ing_box *boxes;
     size_t nb, capb;
     float x0, y0, x1, y1;
@@ -224,87 +233,110 @@ struct pb {
     int bold;
     int n_lines;
     float prev_x1;        /* right edge of the previous word, for CJK joins */
-    int64_t cps;          /* code points in text[0..cps_bytes) */
-    size_t cps_bytes;
 };
 
-/* Code points in the builder's text so far (counted incrementally). */
-static int64_t pb_cps(struct pb *p)
+/* Empties the builder, keeping its buffers. */
+static void pb_reset(struct pb *p)
 {
-    if (p->text.len < p->cps_bytes) {
-        p->cps = 0;
-        p->cps_bytes = 0;
-    }
-    p->cps += (int64_t)lore_utf8_len(p->text.data + p->cps_bytes, p->text.len - p->cps_bytes);
-    p->cps_bytes = p->text.len;
-    return p->cps;
+    p->len = 0;
+    if (p->text)
+        p->text[0] = 0;
+    p->ncp = 0;
+    p->nb = 0;
+    p->x0 = p->y0 = INFINITY;
+    p->x1 = p->y1 = -INFINITY;
+    p->nsz = 0;
+    p->bold = 1;
+    p->n_lines = 0;
+    p->prev_x1 = 0;
 }
 
 static void pb_init(struct pb *p)
 {
     memset(p, 0, sizeof *p);
-    lore_buf_init(&p->text);
-    p->x0 = p->y0 = INFINITY;
-    p->x1 = p->y1 = -INFINITY;
-    p->bold = 1;
+    pb_reset(p);
+}
+
+static void pb_free(struct pb *p)
+{
+    free(p->text);
+    free(p->boxes);
+    memset(p, 0, sizeof *p);
 }
 
 static int pb_word(struct pb *p, const struct pdf_word *w, int sep, int have_boxes)
 {
+    /* room for a separator (at most " | "), the word and a NUL */
+    size_t need = p->len + w->len + 4;
+    if (need > p->cap) {
+        size_t nc = p->cap ? p->cap : 256;
+        while (nc < need)
+            nc *= 2;
+        char *t = realloc(p->text, nc);
+        if (!t)
+            return LORE_ENOMEM;
+        p->text = t;
+        p->cap = nc;
+    }
+    if (have_boxes && p->nb == p->capb) {
+        size_t nc = p->capb ? p->capb * 2 : 64;
+        struct ing_box *b = realloc(p->boxes, nc * sizeof *b);
+        if (!b)
+            return LORE_ENOMEM;
+        p->boxes = b;
+        p->capb = nc;
+    }
     uint32_t first = first_cp(w);
-    uint32_t last = last_cp_of(p->text.data, p->text.len);
-    int rc = 0;
-    if (p->text.len && sep != SEP_NONE) {
+    uint32_t last = last_cp_of(p->text, p->len);
+    if (p->len && sep != SEP_NONE) {
         if (sep == SEP_ROW) {
-            rc = lore_buf_putc(&p->text, '\n');
+            p->text[p->len++] = '\n';
+            p->ncp++;
             p->n_lines++;
         } else if (sep == SEP_CELL) {
-            rc = lore_buf_puts(&p->text, " | ");
+            memcpy(p->text + p->len, " | ", 3);
+            p->len += 3;
+            p->ncp += 3;
         } else if (sep == SEP_LINE) {
             p->n_lines++;
             uint32_t before = 0;
-            if (last == '-' && p->text.len >= 2)
-                before = last_cp_of(p->text.data, p->text.len - 1);
+            if (last == '-' && p->len >= 2)
+                before = last_cp_of(p->text, p->len - 1);
             if (last == '-' && txn_is_alpha(before) && txn_is_lower(first)) {
-                p->text.data[--p->text.len] = 0;  /* "exam-" + "ple" */
+                p->text[--p->len] = 0;   /* "exam-" + "ple" */
+                p->ncp--;
                 if (p->nb && p->boxes[p->nb - 1].ce > p->boxes[p->nb - 1].cs + 1)
                     p->boxes[p->nb - 1].ce--;        /* its box loses the hyphen */
             } else if (!(txn_is_cjk(last) && txn_is_cjk(first))) {
-                rc = lore_buf_putc(&p->text, ' ');
+                p->text[p->len++] = ' ';
+                p->ncp++;
             }
         } else {
             int tight = txn_is_cjk(last) && txn_is_cjk(first) &&
                         fabsf(w->x0 - p->prev_x1) < 0.3f * w->size;
-            if (!tight)
-                rc = lore_buf_putc(&p->text, ' ');
+            if (!tight) {
+                p->text[p->len++] = ' ';
+                p->ncp++;
+            }
         }
-    } else if (!p->text.len) {
+    } else if (!p->len) {
         p->n_lines = 1;
     }
-    int64_t cs = p->text.len ? pb_cps(p) : 0;
-    if (!rc)
-        rc = lore_buf_append(&p->text, w->text, w->len);
-    if (rc)
-        return LORE_ENOMEM;
-    int64_t ce = pb_cps(p);
+    int64_t cs = (int64_t)p->ncp;
+    memcpy(p->text + p->len, w->text, w->len);
+    p->len += w->len;
+    p->text[p->len] = 0;
+    p->ncp += w->ncp;
+    int64_t ce = (int64_t)p->ncp;
     p->prev_x1 = w->x1;
-    if (have_boxes) {
-        if (p->nb == p->capb) {
-            size_t nc = p->capb ? p->capb * 2 : 16;
-            struct ing_box *b = realloc(p->boxes, nc * sizeof *b);
-            if (!b)
-                return LORE_ENOMEM;
-            p->boxes = b;
-            p->capb = nc;
-        }
+    if (have_boxes)
         p->boxes[p->nb++] = (struct ing_box){w->x0, w->y0, w->x1, w->y1, (int32_t)cs, (int32_t)ce, 0};
-    }
     p->x0 = fminf_(p->x0, w->x0);
     p->y0 = fminf_(p->y0, w->y0);
     p->x1 = fmaxf_(p->x1, w->x1);
     p->y1 = fmaxf_(p->y1, w->y1);
     p->bold &= w->bold;
-    size_t c = lore_utf8_len(w->text, w->len);
+    size_t c = w->ncp;
     int k;
     for (k = 0; k < p->nsz; k++)
         if (fabsf(p->sz[k] - w->size) < 0.25f)
@@ -319,13 +351,39 @@ static int pb_word(struct pb *p, const struct pdf_word *w, int sep, int have_box
     return 0;
 }
 
+/* ---- the document's text arena ---------------------------------------------- */
+
+struct pdf_text_chunk {
+    struct pdf_text_chunk *next;
+    size_t used, cap;
+    char data[];
+};
+
+#define TEXT_CHUNK (256u * 1024u)
+
+static char *text_alloc(struct pdf_pblocks *o, size_t n)
+{
+    struct pdf_text_chunk *c = o->chunks;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > TEXT_CHUNK ? n : TEXT_CHUNK;
+        c = malloc(sizeof *c + cap);
+        if (!c)
+            return NULL;
+        c->used = 0;
+        c->cap = cap;
+        c->next = o->chunks;
+        o->chunks = c;
+    }
+    char *p = c->data + c->used;
+    c->used += n;
+    return p;
+}
+
 /* Moves the builder's content into a new pblock (or drops an empty one). */
 static int pb_flush(struct lay *L, struct pb *p, int kind)
 {
-    if (!p->text.len) {
-        free(p->boxes);
-        lore_buf_release(&p->text);
-        pb_init(p);
+    if (!p->len) {
+        pb_reset(p);
         return 0;
     }
     struct pdf_pblocks *o = L->out;
@@ -337,12 +395,27 @@ static int pb_flush(struct lay *L, struct pb *p, int kind)
         o->v = v;
         o->cap = nc;
     }
+    char *text = text_alloc(o, p->len + 1);
+    struct ing_box *boxes = NULL;
+    if (p->nb) {
+        boxes = malloc(p->nb * sizeof *boxes);
+        if (boxes)
+            memcpy(boxes, p->boxes, p->nb * sizeof *boxes);
+    }
+    if (!text || (p->nb && !boxes)) {
+        free(boxes);
+        return LORE_ENOMEM;
+    }
+    memcpy(text, p->text, p->len);
+    text[p->len] = 0;
     struct pdf_pblock *b = &o->v[o->n++];
     memset(b, 0, sizeof *b);
     b->page = L->page;
     b->kind = kind;
-    b->text = lore_buf_detach(&p->text, &b->len);
-    b->boxes = p->boxes;
+    b->text = text;
+    b->len = p->len;
+    b->ncp = p->ncp;
+    b->boxes = boxes;
     b->n_boxes = p->nb;
     b->x0 = p->x0;
     b->y0 = p->y0;
@@ -356,8 +429,8 @@ static int pb_flush(struct lay *L, struct pb *p, int kind)
     b->bold = p->bold;
     b->n_lines = p->n_lines;
     b->page_h = L->page_h;
-    pb_init(p);
-    return b->text ? 0 : LORE_ENOMEM;
+    pb_reset(p);
+    return 0;
 }
 
 /* ---- leaves: rows, tables, paragraphs ----------------------------------------- */
@@ -427,8 +500,7 @@ static int emit_text_lines(struct lay *L, const size_t *idx, struct line *ln, si
     }
     float width = lx1 - lx0;
     float mg = median_gap(ln, n);
-    struct pb p;
-    pb_init(&p);
+    struct pb *p = L->pb;
     for (size_t i = 0; i < n; i++) {
         const struct line *c = &ln[i];
         int brk = 0;
@@ -455,20 +527,19 @@ static int emit_text_lines(struct lay *L, const size_t *idx, struct line *ln, si
             else if (short_q > fmaxf_(0.2f * width, 3.0f * sz) && width > 20 * sz)
                 brk = 1;   /* short line: a paragraph ended */
         }
-        if (brk && pb_flush(L, &p, ING_PARA))
+        if (brk && pb_flush(L, p, ING_PARA))
             goto nomem;
         for (size_t k = c->a; k < c->b; k++) {
-            int sep = k == c->a ? (p.text.len ? SEP_LINE : SEP_NONE) : SEP_WORD;
-            if (seg_words(L, &p, &L->s[idx[k]], sep))
+            int sep = k == c->a ? (p->len ? SEP_LINE : SEP_NONE) : SEP_WORD;
+            if (seg_words(L, p, &L->s[idx[k]], sep))
                 goto nomem;
         }
     }
-    if (pb_flush(L, &p, ING_PARA))
+    if (pb_flush(L, p, ING_PARA))
         goto nomem;
     return 0;
 nomem:
-    free(p.boxes);
-    lore_buf_release(&p.text);
+    pb_reset(p);
     return LORE_ENOMEM;
 }
 
@@ -614,19 +685,17 @@ static int leaf(struct lay *L, size_t *idx, size_t n)
         }
         if ((rc = emit_text_lines(L, order, ln + text_start, r - text_start, rtl)))
             goto out;
-        struct pb p;
-        pb_init(&p);
+        struct pb *p = L->pb;
         for (size_t q = r; q < e; q++)
             for (size_t c = ln[q].a; c < ln[q].b; c++) {
                 int sep = c == ln[q].a ? SEP_ROW : SEP_CELL;
-                if (seg_words(L, &p, &L->s[order[c]], sep)) {
-                    free(p.boxes);
-                    lore_buf_release(&p.text);
+                if (seg_words(L, p, &L->s[order[c]], sep)) {
+                    pb_reset(p);
                     rc = LORE_ENOMEM;
                     goto out;
                 }
             }
-        if ((rc = pb_flush(L, &p, ING_TABLE)))
+        if ((rc = pb_flush(L, p, ING_TABLE)))
             goto out;
         r = text_start = e;
     }
@@ -860,8 +929,10 @@ int pdf_layout_page(const struct pdf_word *w, size_t n, int page, float page_w,
     (void)page_w;
     if (!n)
         return 0;
+    struct pb pb;
+    pb_init(&pb);
     struct lay L = {.w = w, .nw = n, .page = page, .have_boxes = have_boxes,
-                    .page_h = page_h, .out = out};
+                    .page_h = page_h, .out = out, .pb = &pb};
     int rc = build_segs(&L);
     size_t *idx = NULL;
     float *sizes = NULL;
@@ -890,16 +961,10 @@ int pdf_layout_page(const struct pdf_word *w, size_t n, int page, float page_w,
         while (j < n && w[j].line == w[i].line)
             j++;
         if (w[i].vert) {
-            struct pb p;
-            pb_init(&p);
             for (size_t q = i; q < j && !rc; q++)
-                rc = pb_word(&p, &w[q], SEP_WORD, have_boxes);
-            if (!rc && !(rc = pb_flush(&L, &p, ING_PARA)) && out->n)
+                rc = pb_word(&pb, &w[q], SEP_WORD, have_boxes);
+            if (!rc && !(rc = pb_flush(&L, &pb, ING_PARA)) && out->n)
                 out->v[out->n - 1].size = 0;   /* never a heading */
-            else if (rc) {
-                free(p.boxes);
-                lore_buf_release(&p.text);
-            }
         }
         i = j;
     }
@@ -907,16 +972,20 @@ out:
     free(idx);
     free(sizes);
     free(L.s);
+    pb_free(&pb);
     return rc;
 }
 
 void pdf_pblocks_release(struct pdf_pblocks *p)
 {
-    for (size_t i = 0; i < p->n; i++) {
-        free(p->v[i].text);
+    for (size_t i = 0; i < p->n; i++)
         free(p->v[i].boxes);
-    }
     free(p->v);
+    while (p->chunks) {
+        struct pdf_text_chunk *c = p->chunks;
+        p->chunks = c->next;
+        free(c);
+    }
     p->v = NULL;
     p->n = p->cap = 0;
 }

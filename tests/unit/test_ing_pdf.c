@@ -609,6 +609,185 @@ static void test_shared_samples(void **st)
     }
 }
 
+/* ---- per-page state: buffers reused from page to page ------------------------ */
+
+/* Page kinds for test_page_state: each drawn alone and inside one long
+ * document; the extractor reuses its buffers across pages, so what a page
+ * yields must not depend on the pages before it. */
+enum { PG_DENSE, PG_SCRIPTS, PG_IMAGE, PG_TABLE, PG_LIGA, PG_SPARSE, PG_KINDS };
+
+static void draw_page(cairo_t *cr, int kind)
+{
+    switch (kind) {
+    case PG_DENSE:   /* many characters: more than any buffer's first size */
+        font(cr, 7, 0);
+        for (int l = 0; l < 90; l++) {
+            char line[200];
+            snprintf(line, sizeof line, "Dense line %c%c of the long page with many words "
+                     "and numbers %d, %d and %d to fill it up well.", 'a' + l % 26,
+                     'a' + (l / 26) % 26, l * 7, l * 13, l * 31);
+            text_at(cr, 40, 30 + 8.5 * l, line);
+        }
+        break;
+    case PG_SCRIPTS: {
+        char vis[256];
+        font(cr, 12, 0);
+        text_at(cr, 72, 100, "Mixed scripts after the dense page.");
+        reverse_utf8("\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xd7\xa2\xd7\x95\xd7\x9c\xd7\x9d", vis);
+        text_at(cr, 300, 140, vis);
+        text_at(cr, 72, 180, "\xce\x9a\xce\xb1\xce\xbb\xce\xb7\xce\xbc\xce\xad\xcf\x81\xce\xb1 "
+                             "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82");
+        break;
+    }
+    case PG_IMAGE: {
+        cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 16, 16);
+        cairo_set_source_surface(cr, img, 100, 100);
+        cairo_paint(cr);
+        cairo_surface_destroy(img);
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        break;
+    }
+    case PG_TABLE: {
+        static const char *cells[3][3] = {{"Item", "Count", "Share"},
+                                          {"Apples", "12", "40%"},
+                                          {"Pears", "18", "60%"}};
+        font(cr, 10, 0);
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 3; c++)
+                text_at(cr, 72 + 140 * c, 120 + 15 * r, cells[r][c]);
+        text_at(cr, 72, 200, "A line of prose under the little table of fruit here.");
+        break;
+    }
+    case PG_LIGA:
+        font(cr, 10, 0);
+        text_at(cr, 72, 100, "The \xef\xac\x81nal \xef\xac\x82ow of a co-");
+        text_at(cr, 72, 113, "operative exam- ple with an inter-");
+        text_at(cr, 72, 126, "rupted word and 100\xc2\xa0km of road.");
+        break;
+    case PG_SPARSE:
+        font(cr, 11, 0);
+        text_at(cr, 300, 420, "x");
+        break;
+    }
+}
+
+static void draw_pages(struct lore_buf *out, const int *kinds, int n)
+{
+    cairo_surface_t *s = cairo_pdf_surface_create_for_stream(to_buf, out, 595, 842);
+    cairo_t *cr = cairo_create(s);
+    for (int i = 0; i < n; i++) {
+        draw_page(cr, kinds[i]);
+        cairo_show_page(cr);
+    }
+    cairo_destroy(cr);
+    cairo_surface_finish(s);
+    cairo_surface_destroy(s);
+}
+
+/* The blocks of one page, as text and boxes (kinds and levels are decided
+ * over the whole document, so they are left out). */
+static char *page_dump(const struct ing_doc *d, int page)
+{
+    struct lore_buf b;
+    lore_buf_init(&b);
+    for (size_t i = 0; i < d->n_blocks; i++) {
+        const struct ing_block *k = &d->blocks[i];
+        if (k->page != page)
+            continue;
+        lore_buf_printf(&b, "[%s]", k->text);
+        for (size_t j = 0; j < k->n_boxes; j++)
+            lore_buf_printf(&b, " %.2f,%.2f,%.2f,%.2f:%d-%d", k->boxes[j].x0, k->boxes[j].y0,
+                            k->boxes[j].x1, k->boxes[j].y1, k->boxes[j].cs, k->boxes[j].ce);
+        lore_buf_putc(&b, '\n');
+    }
+    if (!b.data)
+        lore_buf_puts(&b, "");
+    return lore_buf_detach(&b, NULL);
+}
+
+/* Each box's span covers one word: it is not empty, holds no whitespace
+ * and no cell separator. */
+static void check_spans(const struct ing_doc *d)
+{
+    for (size_t i = 0; i < d->n_blocks; i++) {
+        const struct ing_block *k = &d->blocks[i];
+        size_t ncp = lore_utf8_len(k->text, k->len);
+        uint32_t *cp = malloc((ncp + 1) * sizeof *cp);
+        assert_non_null(cp);
+        size_t m = 0;
+        for (size_t o = 0; o < k->len;) {
+            int l = lore_utf8_decode(k->text + o, k->len - o, &cp[m++]);
+            o += l ? (size_t)l : 1;
+        }
+        assert_int_equal(m, ncp);
+        for (size_t j = 0; j < k->n_boxes; j++) {
+            const struct ing_box *bx = &k->boxes[j];
+            assert_true(bx->cs >= 0 && bx->cs < bx->ce && (size_t)bx->ce <= ncp);
+            for (int32_t c = bx->cs; c < bx->ce; c++)
+                assert_true(cp[c] != ' ' && cp[c] != '\n' && cp[c] != '|');
+        }
+        free(cp);
+    }
+}
+
+static void test_page_state(void **st)
+{
+    (void)st;
+    /* every kind after every other kind (and a dense page twice) */
+    static const int seq[] = {PG_SPARSE, PG_DENSE, PG_SCRIPTS, PG_DENSE, PG_IMAGE, PG_TABLE,
+                              PG_LIGA, PG_SCRIPTS, PG_TABLE, PG_SPARSE, PG_LIGA, PG_DENSE,
+                              PG_IMAGE, PG_SCRIPTS, PG_SPARSE};
+    const int n = (int)(sizeof seq / sizeof seq[0]);
+    struct lore_buf all;
+    lore_buf_init(&all);
+    draw_pages(&all, seq, n);
+    struct lore_err e = {0};
+    struct ing_doc *d = NULL;
+    assert_int_equal(ing_extract_pdf("pages.pdf", all.data, all.len, NULL, &d, &e), 0);
+    check_doc(d);
+    check_spans(d);
+    assert_int_equal(d->pages, n);
+    char *alone[PG_KINDS] = {0};
+    for (int k = 0; k < PG_KINDS; k++) {
+        struct lore_buf one;
+        lore_buf_init(&one);
+        draw_pages(&one, &k, 1);
+        struct ing_doc *d1 = NULL;
+        int rc = ing_extract_pdf("one.pdf", one.data, one.len, NULL, &d1, &e);
+        if (k == PG_IMAGE) {
+            assert_int_equal(rc, LORE_EUNSUPPORTED);
+            alone[k] = strdup("");
+        } else {
+            assert_int_equal(rc, 0);
+            check_spans(d1);
+            alone[k] = page_dump(d1, 1);
+            ing_doc_free(d1);
+        }
+        lore_buf_release(&one);
+    }
+    for (int p = 0; p < n; p++) {
+        char *got = page_dump(d, p + 1);
+        if (strcmp(got, alone[seq[p]]))
+            fail_msg("page %d (kind %d) differs from the same page alone\n--- alone\n%s"
+                     "--- in the document\n%s", p + 1, seq[p], alone[seq[p]], got);
+        free(got);
+    }
+    /* the dense page: every line, in order */
+    const struct ing_block *b = find_block(d, "Dense line aa of the long page");
+    assert_non_null(b);
+    assert_non_null(find_block(d, "Dense line lc of the long page"));
+    assert_non_null(find_block(d, "The final flow of a cooperative exam- ple"));
+    b = find_block(d, "Item | Count | Share");
+    assert_non_null(b);
+    assert_int_equal(b->kind, ING_TABLE);
+    assert_int_equal(d->n_warnings, 1);
+    assert_non_null(strstr(d->warnings[0], "2 of 15 pages have no text layer"));
+    for (int k = 0; k < PG_KINDS; k++)
+        free(alone[k]);
+    ing_doc_free(d);
+    lore_buf_release(&all);
+}
+
 /* fontconfig (loaded by cairo's toy font API) keeps a pattern for the life
  * of the process; under LeakSanitizer that is not ours to report. */
 const char *__lsan_default_suppressions(void);
@@ -627,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_truncated_and_junk),
         cmocka_unit_test(test_hostile_dir),
         cmocka_unit_test(test_shared_samples),
+        cmocka_unit_test(test_page_state),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     cairo_debug_reset_static_data();   /* let LeakSanitizer see a clean exit */
