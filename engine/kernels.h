@@ -219,10 +219,21 @@ typedef void (*eng_tile_fn)(int64_t n, const void *w, size_t wstride, int nr,
                             float *y, size_t ldy);
 #define ENG_TILE_MAX 8
 
+/* GEMV kernel (decode: one activation row): for r < nr
+ *     y[r] = dot(W row r, x)
+ * W rows wstride bytes apart, x one row in the dot type, n elements.  Each
+ * weight byte is used once, so these are written to stream W at memory
+ * speed (several rows in flight, activation-side work hoisted out of the
+ * row loop).  A row's result must not depend on nr or on which rows share
+ * the call, so threaded and unthreaded products stay bit-identical. */
+typedef void (*eng_gemv_fn)(int64_t n, const void *w, size_t wstride, int nr,
+                            const void *x, float *y);
+
 struct eng_type_kernel {
     eng_tile_fn tile;  /* NULL: no matrix product for this type */
     int tile_r;        /* preferred weight rows per call (<= ENG_TILE_MAX) */
     int tile_c;        /* preferred activation rows per call */
+    eng_gemv_fn gemv;  /* n == 1 products; NULL: the tile serves them */
 };
 
 struct eng_kernels {

@@ -389,6 +389,130 @@ DEF_TILE(tile_q4_K, tile_k, K_Q4, sizeof(struct eng_block_q4_K), 1, 8)
 DEF_TILE(tile_q5_K, tile_k, K_Q5, sizeof(struct eng_block_q5_K), 1, 8)
 DEF_TILE(tile_q6_K, tile_k, K_Q6, sizeof(struct eng_block_q6_K), 1, 8)
 
+/* ---- GEMV (one activation row) ------------------------------------------------------
+ * As in kernels_avx512.c: each worker's chunk of rows is read one row at a
+ * time as one linear stream (the hardware prefetcher's best case), two
+ * accumulator chains per row, and the activation side (scales as floats,
+ * the off·Σx term of Q4_0/Q5_0) prepared once per call.  Rows are
+ * independent, so results do not depend on how the pool splits them. */
+
+#define GEMV_SEG 8192
+
+INLINE void gemv_b32(int64_t n, const char *w, size_t ws, int nr, const char *x, float *y,
+                     const int kind, const size_t bsz)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i off = _mm256_set1_epi8(kind == B_Q4_0 ? 8 : 16);
+    float dx[GEMV_SEG / ENG_QK];
+    __m256i xoff[kind == B_Q8_0 ? 1 : GEMV_SEG / ENG_QK];
+    for (int64_t s0 = 0; s0 < n; s0 += GEMV_SEG) {
+        const int64_t nb = (n - s0 < GEMV_SEG ? n - s0 : GEMV_SEG) / ENG_QK;
+        const struct eng_block_q8_0 *xb = (const struct eng_block_q8_0 *)x + s0 / ENG_QK;
+        for (int64_t ib = 0; ib < nb; ib++) {
+            dx[ib] = h2f(xb[ib].d);
+            if (kind != B_Q8_0)
+                xoff[ib] = _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(off, _mm256_loadu_si256((const __m256i *)xb[ib].qs)),
+                    ones);
+        }
+        const char *wseg = w + (size_t)(s0 / ENG_QK) * bsz;
+        for (int r = 0; r < nr; r++) {
+            const char *rp = wseg + (size_t)r * ws;
+            __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (int64_t ib = 0; ib < nb; ib++) {
+                float d;
+                __m256i wv = unpack32(rp + (size_t)ib * bsz, kind, &d);
+                __m256i xv = _mm256_loadu_si256((const __m256i *)xb[ib].qs);
+                __m256i p;
+                if (kind == B_Q8_0) {
+                    p = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv));
+                    p = _mm256_madd_epi16(p, ones);
+                } else {
+                    p = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, xv), ones);
+                    p = _mm256_sub_epi32(p, xoff[ib]);
+                }
+                acc[ib & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * dx[ib]),
+                                              acc[ib & 1]);
+            }
+            float v = hsum(_mm256_add_ps(acc[0], acc[1]));
+            y[r] = s0 > 0 ? y[r] + v : v;
+        }
+    }
+}
+
+INLINE void gemv_k(int64_t n, const char *w, size_t ws, int nr, const char *x, float *y,
+                   const int kind, const size_t bsz)
+{
+    const int64_t nb = n / ENG_QK_K;
+    const struct eng_block_q8_K *xb = (const struct eng_block_q8_K *)x;
+    for (int r = 0; r < nr; r++) {
+        const char *rp = w + (size_t)r * ws;
+        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int64_t ib = 0; ib < nb; ib++) {
+            struct kq U;
+            unpack_k(rp + (size_t)ib * bsz, kind, &U);
+            __m256i sumi = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(xb[ib].qs + 32 * k));
+                __m256i p = _mm256_maddubs_epi16(U.u[k], xv);
+                __m256i sv = _mm256_shuffle_epi8(U.scv, SV_IDX(k));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sv));
+            }
+            __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb[ib].bsums),
+                                             U.c16);
+            __m256 a = acc[ib & 1];
+            a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(U.d * xb[ib].d), a);
+            a = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_set1_ps(U.dc * xb[ib].d), a);
+            acc[ib & 1] = a;
+        }
+        y[r] = hsum(_mm256_add_ps(acc[0], acc[1]));
+    }
+}
+
+/* F16 / F32 weights × float activations: four accumulators per row. */
+INLINE void gemv_float(int64_t n, const char *w, size_t ws, int nr, const char *x, float *y,
+                       const int kind, const size_t esz)
+{
+    const float *xf = (const float *)x;
+    for (int r = 0; r < nr; r++) {
+        const char *rp = w + (size_t)r * ws;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int64_t i = 0;
+        for (; i + 32 <= n; i += 32) {
+            a0 = _mm256_fmadd_ps(load8(rp + (size_t)i * esz, kind), _mm256_loadu_ps(xf + i), a0);
+            a1 = _mm256_fmadd_ps(load8(rp + (size_t)(i + 8) * esz, kind),
+                                 _mm256_loadu_ps(xf + i + 8), a1);
+            a2 = _mm256_fmadd_ps(load8(rp + (size_t)(i + 16) * esz, kind),
+                                 _mm256_loadu_ps(xf + i + 16), a2);
+            a3 = _mm256_fmadd_ps(load8(rp + (size_t)(i + 24) * esz, kind),
+                                 _mm256_loadu_ps(xf + i + 24), a3);
+        }
+        for (; i + 8 <= n; i += 8)
+            a0 = _mm256_fmadd_ps(load8(rp + (size_t)i * esz, kind), _mm256_loadu_ps(xf + i), a0);
+        float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        for (; i < n; i++)
+            s += load1(rp, i, kind) * xf[i];
+        y[r] = s;
+    }
+}
+
+#define DEF_GEMV(name, FN, KIND, BSZ)                                                   \
+    static void name(int64_t n, const void *w, size_t ws, int nr, const void *x, float *y) \
+    {                                                                                   \
+        FN(n, w, ws, nr, x, y, KIND, BSZ);                                              \
+    }
+
+DEF_GEMV(gemv_f32, gemv_float, WF32, 4)
+DEF_GEMV(gemv_f16, gemv_float, WF16, 2)
+DEF_GEMV(gemv_bf16, gemv_float, WBF16, 2)
+DEF_GEMV(gemv_q8_0, gemv_b32, B_Q8_0, sizeof(struct eng_block_q8_0))
+DEF_GEMV(gemv_q4_0, gemv_b32, B_Q4_0, sizeof(struct eng_block_q4_0))
+DEF_GEMV(gemv_q5_0, gemv_b32, B_Q5_0, sizeof(struct eng_block_q5_0))
+DEF_GEMV(gemv_q4_K, gemv_k, K_Q4, sizeof(struct eng_block_q4_K))
+DEF_GEMV(gemv_q5_K, gemv_k, K_Q5, sizeof(struct eng_block_q5_K))
+DEF_GEMV(gemv_q6_K, gemv_k, K_Q6, sizeof(struct eng_block_q6_K))
+
 /* ---- activation quantisers -------------------------------------------------------------
  * Bit-identical to quant.c: the same float operations in the same order
  * (max |x|, d = amax / 127, id = 1 / d, q = trunc(x·id ± 0.5) clamped to
@@ -468,13 +592,13 @@ void eng_kernels_fill_avx2(struct eng_kernels *k)
 {
     k->quantize_q8_0 = quantize_q8_0_avx2;
     k->quantize_q8_K = quantize_q8_K_avx2;
-    k->t[ENG_TYPE_F32] = (struct eng_type_kernel){tile_f32, 4, 2};
-    k->t[ENG_TYPE_F16] = (struct eng_type_kernel){tile_f16, 4, 2};
-    k->t[ENG_TYPE_BF16] = (struct eng_type_kernel){tile_bf16, 4, 2};
-    k->t[ENG_TYPE_Q8_0] = (struct eng_type_kernel){tile_q8_0, 4, 2};
-    k->t[ENG_TYPE_Q4_0] = (struct eng_type_kernel){tile_q4_0, 4, 2};
-    k->t[ENG_TYPE_Q5_0] = (struct eng_type_kernel){tile_q5_0, 4, 2};
-    k->t[ENG_TYPE_Q4_K] = (struct eng_type_kernel){tile_q4_K, 1, 8};
-    k->t[ENG_TYPE_Q5_K] = (struct eng_type_kernel){tile_q5_K, 1, 8};
-    k->t[ENG_TYPE_Q6_K] = (struct eng_type_kernel){tile_q6_K, 1, 8};
+    k->t[ENG_TYPE_F32] = (struct eng_type_kernel){tile_f32, 4, 2, gemv_f32};
+    k->t[ENG_TYPE_F16] = (struct eng_type_kernel){tile_f16, 4, 2, gemv_f16};
+    k->t[ENG_TYPE_BF16] = (struct eng_type_kernel){tile_bf16, 4, 2, gemv_bf16};
+    k->t[ENG_TYPE_Q8_0] = (struct eng_type_kernel){tile_q8_0, 4, 2, gemv_q8_0};
+    k->t[ENG_TYPE_Q4_0] = (struct eng_type_kernel){tile_q4_0, 4, 2, gemv_q4_0};
+    k->t[ENG_TYPE_Q5_0] = (struct eng_type_kernel){tile_q5_0, 4, 2, gemv_q5_0};
+    k->t[ENG_TYPE_Q4_K] = (struct eng_type_kernel){tile_q4_K, 1, 8, gemv_q4_K};
+    k->t[ENG_TYPE_Q5_K] = (struct eng_type_kernel){tile_q5_K, 1, 8, gemv_q5_K};
+    k->t[ENG_TYPE_Q6_K] = (struct eng_type_kernel){tile_q6_K, 1, 8, gemv_q6_K};
 }

@@ -44,20 +44,38 @@ REF_TILE(Q4_K)
 REF_TILE(Q5_K)
 REF_TILE(Q6_K)
 
+#define REF_GEMV(T)                                                                  \
+    static void gemv_ref_##T(int64_t n, const void *w, size_t ws, int nr, const void *x, \
+                             float *y)                                               \
+    {                                                                                \
+        tile_by_dot(eng_type_get(ENG_TYPE_##T)->vec_dot, n, w, ws, nr, x, 0, 1, y, 0); \
+    }
+REF_GEMV(F32)
+REF_GEMV(F16)
+REF_GEMV(BF16)
+REF_GEMV(Q4_0)
+REF_GEMV(Q4_1)
+REF_GEMV(Q5_0)
+REF_GEMV(Q5_1)
+REF_GEMV(Q8_0)
+REF_GEMV(Q4_K)
+REF_GEMV(Q5_K)
+REF_GEMV(Q6_K)
+
 void eng_kernels_fill_ref(struct eng_kernels *k)
 {
-    static const struct { int type; eng_tile_fn fn; } tiles[] = {
-        {ENG_TYPE_F32, tile_ref_F32},   {ENG_TYPE_F16, tile_ref_F16},
-        {ENG_TYPE_BF16, tile_ref_BF16}, {ENG_TYPE_Q4_0, tile_ref_Q4_0},
-        {ENG_TYPE_Q4_1, tile_ref_Q4_1}, {ENG_TYPE_Q5_0, tile_ref_Q5_0},
-        {ENG_TYPE_Q5_1, tile_ref_Q5_1}, {ENG_TYPE_Q8_0, tile_ref_Q8_0},
-        {ENG_TYPE_Q4_K, tile_ref_Q4_K}, {ENG_TYPE_Q5_K, tile_ref_Q5_K},
-        {ENG_TYPE_Q6_K, tile_ref_Q6_K},
+    static const struct { int type; eng_tile_fn fn; eng_gemv_fn gemv; } tiles[] = {
+        {ENG_TYPE_F32, tile_ref_F32, gemv_ref_F32},    {ENG_TYPE_F16, tile_ref_F16, gemv_ref_F16},
+        {ENG_TYPE_BF16, tile_ref_BF16, gemv_ref_BF16}, {ENG_TYPE_Q4_0, tile_ref_Q4_0, gemv_ref_Q4_0},
+        {ENG_TYPE_Q4_1, tile_ref_Q4_1, gemv_ref_Q4_1}, {ENG_TYPE_Q5_0, tile_ref_Q5_0, gemv_ref_Q5_0},
+        {ENG_TYPE_Q5_1, tile_ref_Q5_1, gemv_ref_Q5_1}, {ENG_TYPE_Q8_0, tile_ref_Q8_0, gemv_ref_Q8_0},
+        {ENG_TYPE_Q4_K, tile_ref_Q4_K, gemv_ref_Q4_K}, {ENG_TYPE_Q5_K, tile_ref_Q5_K, gemv_ref_Q5_K},
+        {ENG_TYPE_Q6_K, tile_ref_Q6_K, gemv_ref_Q6_K},
     };
     for (int i = 0; i < ENG_TYPE_COUNT; i++)
-        k->t[i] = (struct eng_type_kernel){NULL, 1, 1};
+        k->t[i] = (struct eng_type_kernel){NULL, 1, 1, NULL};
     for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++)
-        k->t[tiles[i].type] = (struct eng_type_kernel){tiles[i].fn, 1, 4};
+        k->t[tiles[i].type] = (struct eng_type_kernel){tiles[i].fn, 1, 4, tiles[i].gemv};
     k->quantize_q8_0 = eng_quantize_row_q8_0;
     k->quantize_q8_K = eng_quantize_row_q8_K;
 }
@@ -75,6 +93,8 @@ float eng_vec_dot(const struct eng_kernels *k, int type, int64_t n, const void *
 
 /* Activation rows per slab: about this many bytes of quantised X. */
 #define SLAB_BYTES (128 * 1024)
+/* GEMV rows per pool chunk at least: a multiple of every kernel's row group. */
+#define GEMV_GRAIN 16
 
 struct mm_job {
     const struct eng_type_kernel *tk;
@@ -94,6 +114,14 @@ static void mm_quantize(void *ctx, int64_t b, int64_t e, int worker)
     const struct mm_job *j = ctx;
     for (int64_t c = b; c < e; c++)
         j->quant(j->x + c * j->cols, j->xq + (size_t)c * j->xstride, j->cols);
+}
+
+static void mm_gemv(void *ctx, int64_t r0, int64_t r1, int worker)
+{
+    const struct mm_job *j = ctx;
+    (void)worker;
+    j->tk->gemv(j->cols, j->w + (size_t)r0 * j->wstride, j->wstride, (int)(r1 - r0), j->xq,
+                j->y + r0);
 }
 
 static void mm_rows(void *ctx, int64_t r0, int64_t r1, int worker)
@@ -147,6 +175,11 @@ int eng_matmul_k(const struct eng_kernels *k, struct eng_pool *pool, int wtype,
             return lore_err_set(e, LORE_ENOMEM, "matmul: no memory for %zu bytes of "
                                 "quantised activations", need);
         eng_pool_for(pool, n, 1, mm_quantize, &j);
+    }
+    if (n == 1 && j.tk->gemv) {
+        eng_pool_for(pool, rows, GEMV_GRAIN, mm_gemv, &j);
+        free(tmp);
+        return 0;
     }
     j.slab = (int64_t)(SLAB_BYTES / j.xstride);
     j.slab -= j.slab % j.tk->tile_c;

@@ -433,13 +433,12 @@ static void attn_worker(void *ctx, int64_t begin, int64_t end, int worker)
         int h = (int)(it / j->n), t = (int)(it % j->n), kvh = h / group;
         int npos = j->pos0 + t + 1;
         const float *q = c->q + (size_t)t * nh * hd + (size_t)h * hd;
+        vf->dots(q, kl + (size_t)kvh * hd, kvw, npos, hd, att);
         float mx = -INFINITY;
         for (int p = 0; p < npos; p++) {
-            const float *k = kl + (size_t)p * kvw + (size_t)kvh * hd;
-            float s = vf->dot(q, k, hd) * scale;
-            att[p] = s;
-            if (s > mx)
-                mx = s;
+            att[p] *= scale;
+            if (att[p] > mx)
+                mx = att[p];
         }
         float sum = 0;
         for (int p = 0; p < npos; p++) {
@@ -447,11 +446,10 @@ static void attn_worker(void *ctx, int64_t begin, int64_t end, int worker)
             sum += att[p];
         }
         float inv = 1.0f / sum;
+        for (int p = 0; p < npos; p++)
+            att[p] *= inv;
         float *o = c->a + (size_t)t * nh * hd + (size_t)h * hd;
-        memset(o, 0, (size_t)hd * sizeof *o);
-        for (int p = 0; p < npos; p++) {
-            vf->axpy(o, att[p] * inv, vl + (size_t)p * kvw + (size_t)kvh * hd, hd);
-        }
+        vf->wsum(o, att, vl + (size_t)kvh * hd, kvw, npos, hd);
     }
 }
 

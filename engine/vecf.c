@@ -20,9 +20,40 @@ static void axpy_ref(float *y, float a, const float *x, int n)
         y[i] += a * x[i];
 }
 
-static const struct eng_vecf vf_ref = {dot_ref, axpy_ref};
-static const struct eng_vecf vf_avx2 = {eng_vecf_dot_avx2, eng_vecf_axpy_avx2};
-static const struct eng_vecf vf_avx512 = {eng_vecf_dot_avx512, eng_vecf_axpy_avx512};
+static void dot_i8_rows_ref(const float *q, const int8_t *rows, int dim, size_t n, float *out)
+{
+    for (size_t r = 0; r < n; r++, rows += dim) {
+        float s[4] = {0, 0, 0, 0};
+        int i = 0;
+        for (; i + 4 <= dim; i += 4)
+            for (int k = 0; k < 4; k++)
+                s[k] += q[i + k] * (float)rows[i + k];
+        for (; i < dim; i++)
+            s[0] += q[i] * (float)rows[i];
+        out[r] = (s[0] + s[1]) + (s[2] + s[3]);
+    }
+}
+
+static void dots_ref(const float *q, const float *k, size_t kstride, int np, int n, float *out)
+{
+    for (int p = 0; p < np; p++)
+        out[p] = dot_ref(q, k + (size_t)p * kstride, n);
+}
+
+static void wsum_ref(float *o, const float *a, const float *v, size_t vstride, int np, int n)
+{
+    for (int i = 0; i < n; i++)
+        o[i] = 0;
+    for (int p = 0; p < np; p++)
+        axpy_ref(o, a[p], v + (size_t)p * vstride, n);
+}
+
+static const struct eng_vecf vf_ref = {dot_ref, axpy_ref, dot_i8_rows_ref, dots_ref, wsum_ref};
+static const struct eng_vecf vf_avx2 = {eng_vecf_dot_avx2, eng_vecf_axpy_avx2, eng_vecf_dot_i8_rows_avx2,
+                                        eng_vecf_dots_avx2, eng_vecf_wsum_avx2};
+static const struct eng_vecf vf_avx512 = {eng_vecf_dot_avx512, eng_vecf_axpy_avx512,
+                                          eng_vecf_dot_i8_rows_avx512, eng_vecf_dots_avx512,
+                                          eng_vecf_wsum_avx512};
 
 const struct eng_vecf *eng_vecf_for_level(int level)
 {

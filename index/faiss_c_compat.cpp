@@ -14,8 +14,12 @@
  * Handles are the C++ objects themselves (FaissIndex* is a faiss::Index*),
  * as in the official library, so either implementation behaves the same.
  * Only index/vectors.c calls these.
+ *
+ * At the end, lore's own extensions (lore_faiss_*, declared in
+ * index/vectors_internal.h): HNSW, which FAISS 1.7.3's C API lacks, and
+ * access to an index's float rows; built in either case.
  */
-#if defined(LORE_HAVE_FAISS) && !defined(LORE_HAVE_FAISS_C)
+#if defined(LORE_HAVE_FAISS)
 
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/IndexFlat_c.h>
@@ -26,6 +30,7 @@
 
 #include <faiss/Index.h>
 #include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
@@ -81,6 +86,7 @@ void check_out(const void *p, const char *what)
 
 } // namespace
 
+#if !defined(LORE_HAVE_FAISS_C)
 extern "C" {
 
 const char *faiss_get_last_error()
@@ -255,6 +261,106 @@ int faiss_read_index(FILE *f, int io_flags, FaissIndex **p_out)
         *p_out = nullptr;
         *p_out = handle(faiss::read_index(f, io_flags));
     });
+}
+
+} // extern "C"
+#endif // !LORE_HAVE_FAISS_C
+
+/* ---- lore's extensions (index/vectors_internal.h) ------------------------------
+ * Not part of FAISS's C API (1.7.3 has no HNSW there), so built here in
+ * either case, over the C++ objects the handles are. Errors are reported
+ * through lore_faiss_last_error(), kept separately from the C API's. */
+
+namespace {
+
+thread_local char lore_error[512] = "";
+
+template <class F> int lore_guarded(F &&f) noexcept
+{
+    try {
+        f();
+        return 0;
+    } catch (const std::bad_alloc &) {
+        std::snprintf(lore_error, sizeof lore_error, "out of memory");
+    } catch (const std::exception &ex) {
+        std::snprintf(lore_error, sizeof lore_error, "%s", ex.what());
+    } catch (...) {
+        std::snprintf(lore_error, sizeof lore_error, "unknown error");
+    }
+    return -1;
+}
+
+const faiss::Index *sub_of(const FaissIndex *p)
+{
+    auto *m = dynamic_cast<const faiss::IndexIDMap2 *>(reinterpret_cast<const faiss::Index *>(p));
+    return m ? m->index : nullptr;
+}
+
+} // namespace
+
+extern "C" {
+
+const char *lore_faiss_last_error(void)
+{
+    return lore_error;
+}
+
+int lore_faiss_hnsw_new(FaissIndex **out, int d, int m, int ef_construction)
+{
+    return lore_guarded([&] {
+        *out = nullptr;
+        auto *h = new faiss::IndexHNSWFlat(d, m, faiss::METRIC_INNER_PRODUCT);
+        h->hnsw.efConstruction = ef_construction;
+        *out = handle(h);
+    });
+}
+
+int lore_faiss_kind(const FaissIndex *map)
+{
+    const faiss::Index *sub = sub_of(map);
+    if (!sub)
+        return -1;
+    if (dynamic_cast<const faiss::IndexFlat *>(sub))
+        return 0;
+    auto *h = dynamic_cast<const faiss::IndexHNSWFlat *>(sub);
+    if (h && dynamic_cast<const faiss::IndexFlat *>(h->storage))
+        return 1;
+    return -1;
+}
+
+int lore_faiss_vectors(const FaissIndex *map, const float **xb, size_t *n)
+{
+    const faiss::Index *sub = sub_of(map);
+    auto *h = dynamic_cast<const faiss::IndexHNSW *>(sub);
+    auto *f = dynamic_cast<const faiss::IndexFlat *>(h ? h->storage : sub);
+    if (!f)
+        return -1;
+    *xb = f->get_xb();
+    *n = static_cast<size_t>(f->ntotal);
+    return 0;
+}
+
+int omp_get_max_threads(void);
+void omp_set_num_threads(int n);
+
+int lore_faiss_search1(const FaissIndex *index, const float *q, idx_t k, float *distances, idx_t *labels)
+{
+    /* one query: FAISS would still open a parallel region, whose idle
+     * threads then spin (OMP_WAIT_POLICY) against the caller on a busy host */
+    int nt = omp_get_max_threads();
+    omp_set_num_threads(1);
+    int rc = lore_guarded([&] {
+        ix(index)->search(1, q, k, distances, reinterpret_cast<faiss::Index::idx_t *>(labels));
+    });
+    omp_set_num_threads(nt);
+    return rc;
+}
+
+void lore_faiss_hnsw_set_ef(FaissIndex *map, int ef)
+{
+    auto *h = dynamic_cast<const faiss::IndexHNSW *>(sub_of(map));
+    if (h)
+        const_cast<faiss::IndexHNSW *>(h)->hnsw.efSearch = ef;
 }
 
 } // extern "C"

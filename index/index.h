@@ -79,6 +79,10 @@ int idx_doc_put(struct idx_kb *kb, const struct idx_doc_in *in, int64_t *doc_id,
                 struct lore_err *e);
 int idx_chunk_add(struct idx_kb *kb, int64_t doc_id, int ordinal,
                   const struct idx_chunk_in *c, int64_t *chunk_id, struct lore_err *e);
+/* Adds a document's chunks (ordinals 0..n-1) and indexes them in one go —
+ * faster than n idx_chunk_add calls. Run inside idx_begin. */
+int idx_chunks_add(struct idx_kb *kb, int64_t doc_id, const struct idx_chunk_in *c, size_t n,
+                   struct lore_err *e);
 /* Deletes the document and every row derived from it (chunks, FTS). */
 int idx_doc_delete(struct idx_kb *kb, int64_t doc_id, struct lore_err *e);
 /* Resolves "42" (a doc id) or a uri/path to a doc id; LORE_ENOENT if none. */
@@ -253,6 +257,8 @@ struct idx_vectors_info {
     int source;             /* enum idx_vec_source of the in-memory index */
     int64_t in_memory;      /* vectors in the in-memory index */
     int64_t generation_in_memory; /* the generation it reflects */
+    int hnsw;               /* 1: the in-memory index is HNSW, 0: exact */
+    int64_t deleted_in_place; /* HNSW rows deleted but not yet rebuilt away */
 };
 int idx_vectors_info(struct idx_kb *kb, struct idx_vectors_info *info, struct lore_err *e);
 
@@ -273,5 +279,26 @@ void idx_strings_free(char **v, size_t n);
 int idx_meta_get(struct idx_kb *kb, const char *key, char **val, struct lore_err *e);
 /* Sets (or with val NULL, removes) a value; needs a writable kb. */
 int idx_meta_set(struct idx_kb *kb, const char *key, const char *val, struct lore_err *e);
+
+/* ---- vector search options ----------------------------------------------------
+ *
+ * Up to vec_hnsw_threshold vectors (meta key, default 200000) the in-memory
+ * index is exact: IDMap2,Flat (inner product), searched by a scan of an int8
+ * copy of its rows with an error bound, the few rows the bound cannot rule
+ * out then scored exactly, so results equal a brute force. From that size on
+ * it is HNSW (IDMap2,HNSWFlat, inner product; meta vec_hnsw_m, default 32,
+ * vec_hnsw_ef_construction, default 64, vec_hnsw_ef_search, default 160), approximate; vectors.faiss then
+ * holds the graph, under the same stamp. Deleted vectors are dropped from
+ * HNSW in place and filtered; it is rebuilt once they are a quarter of it.
+ * The meta keys are read at each search (idx_meta_set changes them; the
+ * index is rebuilt when the kind changes). */
+struct idx_vsearch_opts {
+    int exact;              /* 1: exact even when the index is HNSW */
+    int ef_search;          /* HNSW candidate list size, 0 = vec_hnsw_ef_search */
+};
+/* idx_search_vector with options; o may be NULL. */
+int idx_search_vector_ex(struct idx_kb *kb, const float *q, int dim, int k,
+                         const char *collection, const struct idx_vsearch_opts *o,
+                         struct idx_hits **out, struct lore_err *e);
 
 #endif

@@ -12,6 +12,8 @@ struct idx_kb {
     int lock_fd;       /* -1 unless we hold the writer lock */
     int writable;
     int in_tx;
+    sqlite3_stmt *st_chunk;  /* cached: INSERT INTO chunks */
+    sqlite3_stmt *st_fts;    /* cached: index one chunk in chunks_fts */
 };
 
 /* Sets e from the db's last error; returns a lore status. */

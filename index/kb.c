@@ -237,6 +237,8 @@ void idx_close(struct idx_kb *kb)
 {
     if (!kb)
         return;
+    sqlite3_finalize(kb->st_chunk);
+    sqlite3_finalize(kb->st_fts);
     if (kb->db) {
         if (kb->in_tx)
             sqlite3_exec(kb->db, "ROLLBACK", NULL, NULL, NULL);
@@ -479,15 +481,17 @@ int idx_doc_put(struct idx_kb *kb, const struct idx_doc_in *in, int64_t *doc_id,
     return 0;
 }
 
-int idx_chunk_add(struct idx_kb *kb, int64_t doc_id, int ordinal, const struct idx_chunk_in *c,
-                  int64_t *chunk_id, struct lore_err *e)
+/* Inserts the chunk row (not its FTS row); the statement is kept prepared. */
+static int insert_chunk(struct idx_kb *kb, int64_t doc_id, int ordinal, const struct idx_chunk_in *c,
+                        int64_t *id, struct lore_err *e)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(kb->db,
+    if (!kb->st_chunk &&
+        sqlite3_prepare_v3(kb->db,
                            "INSERT INTO chunks(doc_id, ordinal, page_start, page_end, char_start, char_end, "
                            "heading, text, n_tokens, boxes) VALUES(?,?,?,?,?,?,?,?,?,?)",
-                           -1, &st, NULL))
+                           -1, SQLITE_PREPARE_PERSISTENT, &kb->st_chunk, NULL))
         return idx_db_err(kb, e, "adding chunk");
+    sqlite3_stmt *st = kb->st_chunk;
     sqlite3_bind_int64(st, 1, doc_id);
     sqlite3_bind_int(st, 2, ordinal);
     sqlite3_bind_int(st, 3, c->page_start);
@@ -502,23 +506,59 @@ int idx_chunk_add(struct idx_kb *kb, int64_t doc_id, int ordinal, const struct i
     else
         sqlite3_bind_null(st, 10);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE)
         return idx_db_err(kb, e, "adding chunk");
-    int64_t id = sqlite3_last_insert_rowid(kb->db);
-    if (sqlite3_prepare_v2(kb->db,
+    *id = sqlite3_last_insert_rowid(kb->db);
+    return 0;
+}
+
+int idx_chunk_add(struct idx_kb *kb, int64_t doc_id, int ordinal, const struct idx_chunk_in *c,
+                  int64_t *chunk_id, struct lore_err *e)
+{
+    int64_t id;
+    int rc = insert_chunk(kb, doc_id, ordinal, c, &id, e);
+    if (rc)
+        return rc;
+    if (!kb->st_fts &&
+        sqlite3_prepare_v3(kb->db,
                            "INSERT INTO chunks_fts(rowid, title, heading, text) "
                            "SELECT id, title, heading, text FROM chunks_v WHERE id = ?",
-                           -1, &st, NULL))
+                           -1, SQLITE_PREPARE_PERSISTENT, &kb->st_fts, NULL))
         return idx_db_err(kb, e, "indexing chunk");
-    sqlite3_bind_int64(st, 1, id);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_bind_int64(kb->st_fts, 1, id);
+    rc = sqlite3_step(kb->st_fts);
+    sqlite3_reset(kb->st_fts);
     if (rc != SQLITE_DONE)
         return idx_db_err(kb, e, "indexing chunk");
     if (chunk_id)
         *chunk_id = id;
     return 0;
+}
+
+int idx_chunks_add(struct idx_kb *kb, int64_t doc_id, const struct idx_chunk_in *c, size_t n,
+                   struct lore_err *e)
+{
+    int64_t id;
+    for (size_t i = 0; i < n; i++) {
+        int rc = insert_chunk(kb, doc_id, (int)i, &c[i], &id, e);
+        if (rc)
+            return rc;
+    }
+    /* one FTS insert for the whole document: FTS5 flushes its pending
+     * terms once instead of once per chunk */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(kb->db,
+                           "INSERT INTO chunks_fts(rowid, title, heading, text) "
+                           "SELECT v.id, v.title, v.heading, v.text FROM chunks_v v "
+                           "JOIN chunks c ON c.id = v.id WHERE c.doc_id = ? ORDER BY v.id",
+                           -1, &st, NULL))
+        return idx_db_err(kb, e, "indexing chunks");
+    sqlite3_bind_int64(st, 1, doc_id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : idx_db_err(kb, e, "indexing chunks");
 }
 
 int idx_doc_delete(struct idx_kb *kb, int64_t doc_id, struct lore_err *e)

@@ -15,7 +15,13 @@
  * would not do: SQLite reuses the rowids of deleted chunks.)
  *
  * With FAISS (LORE_HAVE_FAISS) the index is an IndexIDMap2 over an
- * IndexFlatIP — exact, ids = chunk ids — held in memory per open kb and
+ * IndexFlatIP — exact, ids = chunk ids; searched not by FAISS but by our
+ * own scan of an int8 copy of its rows with an exact error bound and an
+ * exact re-scoring of the few rows the bound leaves (exact_topk), on two
+ * threads for large sets — or, from vec_hnsw_threshold vectors on (meta,
+ * default 200000), an IndexIDMap2 over an IndexHNSWFlat (inner product),
+ * approximate, whose deleted rows are marked in place (id -1) until a
+ * rebuild. Either is held in memory per open kb and
  * made lazily on the first vector search: read from KB_DIR/vectors.faiss
  * when the file's bytes hash to the checksum recorded with its generation
  * (anything else is ignored, never parsed), else built from SQLite; then
@@ -39,6 +45,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,12 +59,29 @@
 #include <faiss/c_api/error_c.h>
 #include <faiss/c_api/impl/AuxIndexStructures_c.h>
 #include <faiss/c_api/index_io_c.h>
+
+#include "engine/vecf.h"
 #endif
 
 #define MAX_DIM 65536
 #define MAX_K 10000
 #define BATCH 1024
+#define HNSW_BATCH 16384
 #define FAISS_FILE "vectors.faiss"
+
+/* The index kind and its settings (meta keys, see idx_search_vector_ex in
+ * index.h): exact up to vec_hnsw_threshold vectors, HNSW from there on. */
+#define KIND_FLAT 0
+#define KIND_HNSW 1
+#define HNSW_THRESHOLD_DEF 200000
+#define HNSW_M_DEF 32
+#define HNSW_EFC_DEF 64
+#define HNSW_EF_DEF 160
+
+/* exact search: rows per work item, and the size from which a second
+ * thread scans half of them */
+#define SCAN_CHUNK 2048
+#define SCAN_MT_MIN 40000
 
 /* ---- small SQLite helpers --------------------------------------------------- */
 
@@ -239,6 +263,15 @@ struct vstate {
     int dim;            /* of index */
     int64_t gen;        /* the vec_generation index reflects */
     int source;         /* enum idx_vec_source */
+    int kind;           /* KIND_FLAT (IDMap2,Flat) or KIND_HNSW (IDMap2,HNSWFlat) */
+    int64_t dead;       /* HNSW: rows deleted in place (id_map entry -1) */
+    /* The exact search's quantised copy of the index's rows (see
+     * exact_topk): row i = int8 codes qc[i·dim..], scale qs[i], and qr[i]
+     * bounding |q·v − qs·(q·c)| / ‖q‖ (-1: a deleted row). Rows 0..qn-1 are
+     * current; qn = 0 after anything but appends. */
+    int8_t *qc;
+    float *qs, *qr;
+    size_t qn, qcap;
 };
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -252,6 +285,19 @@ static void vstate_drop_index(struct vstate *s)
     s->dim = 0;
     s->gen = -1;
     s->source = IDX_VEC_NONE;
+    s->kind = KIND_FLAT;
+    s->dead = 0;
+    s->qn = 0;
+}
+
+static void vstate_free_q(struct vstate *s)
+{
+    free(s->qc);
+    free(s->qs);
+    free(s->qr);
+    s->qc = NULL;
+    s->qs = s->qr = NULL;
+    s->qn = s->qcap = 0;
 }
 
 /* The SQL function's destructor: the connection is closing. */
@@ -266,6 +312,7 @@ static void vstate_destroy(void *p)
         }
     pthread_mutex_unlock(&reg_mu);
     vstate_drop_index(s);
+    vstate_free_q(s);
     free(s);
 }
 
@@ -380,7 +427,8 @@ int idx_vectors_clear(struct idx_kb *kb, struct lore_err *e)
         return rc;
     if ((rc = run(kb, "DELETE FROM chunk_vectors", e)) || (rc = meta_del(kb, "embed_model", e)) ||
         (rc = meta_del(kb, "embed_dim", e)) || (rc = meta_del(kb, "faiss_generation", e)) ||
-        (rc = meta_del(kb, "faiss_checksum", e)) || (rc = gen_bump(kb, NULL, e))) {
+        (rc = meta_del(kb, "faiss_checksum", e)) || (rc = meta_del(kb, "faiss_kind", e)) ||
+        (rc = gen_bump(kb, NULL, e))) {
         run(kb, "ROLLBACK TO lore_vec_clear; RELEASE lore_vec_clear", NULL);
         return rc;
     }
@@ -729,13 +777,44 @@ static int faiss_fail(struct lore_err *e, int status, const char *what)
     return lore_err_set(e, status, "%s: %s", what, m && *m ? m : "unknown FAISS error");
 }
 
-static int index_new(int dim, FaissIndex **out, struct lore_err *e)
+/* The HNSW settings and the size from which HNSW is used, from meta. */
+struct hnsw_cfg {
+    int64_t threshold;
+    int m, ef_construction, ef_search;
+};
+
+static int clampi(int64_t v, int lo, int hi, int def)
 {
-    FaissIndexFlatIP *flat = NULL;
+    return v < lo || v > hi ? def : (int)v;
+}
+
+static int hnsw_cfg_read(struct idx_kb *kb, struct hnsw_cfg *c, struct lore_err *e)
+{
+    int64_t t, m, efc, ef;
+    int rc;
+    if ((rc = meta_int(kb, "vec_hnsw_threshold", HNSW_THRESHOLD_DEF, &t, e)) ||
+        (rc = meta_int(kb, "vec_hnsw_m", HNSW_M_DEF, &m, e)) ||
+        (rc = meta_int(kb, "vec_hnsw_ef_construction", HNSW_EFC_DEF, &efc, e)) ||
+        (rc = meta_int(kb, "vec_hnsw_ef_search", HNSW_EF_DEF, &ef, e)))
+        return rc;
+    c->threshold = t > 0 ? t : HNSW_THRESHOLD_DEF;
+    c->m = clampi(m, 4, 128, HNSW_M_DEF);
+    c->ef_construction = clampi(efc, 8, 4096, HNSW_EFC_DEF);
+    c->ef_search = clampi(ef, 1, MAX_K, HNSW_EF_DEF);
+    return 0;
+}
+
+static int index_new(int dim, int kind, const struct hnsw_cfg *cfg, FaissIndex **out, struct lore_err *e)
+{
+    FaissIndex *flat = NULL;
     FaissIndexIDMap2 *map = NULL;
     *out = NULL;
-    if (faiss_IndexFlatIP_new_with(&flat, dim))
+    if (kind == KIND_HNSW) {
+        if (lore_faiss_hnsw_new(&flat, dim, cfg->m, cfg->ef_construction))
+            return lore_err_set(e, LORE_ENOMEM, "creating the vector index: %s", lore_faiss_last_error());
+    } else if (faiss_IndexFlatIP_new_with((FaissIndexFlatIP **)&flat, dim)) {
         return faiss_fail(e, LORE_ENOMEM, "creating the vector index");
+    }
     if (faiss_IndexIDMap2_new(&map, flat)) {
         int rc = faiss_fail(e, LORE_ENOMEM, "creating the vector index");
         faiss_Index_free(flat);
@@ -747,10 +826,11 @@ static int index_new(int dim, FaissIndex **out, struct lore_err *e)
 }
 
 /* Adds the rows of stmt (chunk_id, vec), vec of dim floats, in batches. */
-static int index_add_rows(struct idx_kb *kb, FaissIndex *ix, sqlite3_stmt *st, int dim, struct lore_err *e)
+static int index_add_rows(struct idx_kb *kb, FaissIndex *ix, sqlite3_stmt *st, int dim, size_t batch,
+                          struct lore_err *e)
 {
-    int64_t *ids = malloc(BATCH * sizeof *ids);
-    float *x = malloc((size_t)BATCH * (size_t)dim * sizeof *x);
+    int64_t *ids = malloc(batch * sizeof *ids);
+    float *x = malloc(batch * (size_t)dim * sizeof *x);
     int rc = 0, src;
     size_t n = 0;
     if (!ids || !x) {
@@ -768,7 +848,7 @@ static int index_add_rows(struct idx_kb *kb, FaissIndex *ix, sqlite3_stmt *st, i
             vec_decode(b, x + n * (size_t)dim, dim);
             n++;
         }
-        if (n == BATCH || (src != SQLITE_ROW && n > 0)) {
+        if (n == batch || (src != SQLITE_ROW && n > 0)) {
             if (faiss_Index_add_with_ids(ix, (idx_t)n, x, ids)) {
                 rc = faiss_fail(e, LORE_ENOMEM, "building the vector index");
                 break;
@@ -786,10 +866,11 @@ static int index_add_rows(struct idx_kb *kb, FaissIndex *ix, sqlite3_stmt *st, i
     return rc;
 }
 
-static int index_build(struct idx_kb *kb, struct vstate *s, int dim, int64_t gen, struct lore_err *e)
+static int index_build(struct idx_kb *kb, struct vstate *s, int dim, int64_t gen, int kind,
+                       const struct hnsw_cfg *cfg, struct lore_err *e)
 {
     FaissIndex *ix;
-    int rc = index_new(dim, &ix, e);
+    int rc = index_new(dim, kind, cfg, &ix, e);
     if (rc)
         return rc;
     sqlite3_stmt *st;
@@ -799,7 +880,7 @@ static int index_build(struct idx_kb *kb, struct vstate *s, int dim, int64_t gen
         return idx_db_err(kb, e, "building the vector index");
     }
     sqlite3_bind_int64(st, 1, (int64_t)dim * 4);
-    rc = index_add_rows(kb, ix, st, dim, e);
+    rc = index_add_rows(kb, ix, st, dim, kind == KIND_HNSW ? HNSW_BATCH : BATCH, e);
     sqlite3_finalize(st);
     if (rc) {
         faiss_Index_free(ix);
@@ -810,6 +891,7 @@ static int index_build(struct idx_kb *kb, struct vstate *s, int dim, int64_t gen
     s->dim = dim;
     s->gen = gen;
     s->source = IDX_VEC_BUILT;
+    s->kind = kind;
     return 0;
 }
 
@@ -831,7 +913,13 @@ static int index_update(struct idx_kb *kb, struct vstate *s, int64_t gen, struct
     sqlite3_stmt *st = NULL;
     if (!held)
         goto oom;
-    memcpy(held, map, nheld * sizeof *held);
+    {
+        size_t m = 0;
+        for (size_t i = 0; i < nheld; i++)
+            if (map[i] >= 0) /* HNSW rows deleted in place are -1 */
+                held[m++] = map[i];
+        nheld = m;
+    }
     qsort(held, nheld, sizeof *held, cmp_i64);
     /* ids present now */
     if (sqlite3_prepare_v2(kb->db, "SELECT chunk_id FROM chunk_vectors WHERE length(vec) = ?1 ORDER BY chunk_id",
@@ -878,7 +966,24 @@ static int index_update(struct idx_kb *kb, struct vstate *s, int64_t gen, struct
         goto db;
     sqlite3_finalize(st);
     st = NULL;
-    if (nrm) {
+    if (nrm && s->kind == KIND_HNSW) {
+        /* HNSW cannot remove: the rows are deleted in place, their id_map
+         * entries set to -1 (so FAISS reports them as -1, which fill_hits
+         * skips, and the exact scan skips them too); a rebuild reclaims
+         * them once they are a quarter of the index */
+        qsort(rm, nrm, sizeof *rm, cmp_i64);
+        idx_t *m;
+        size_t nm;
+        faiss_IndexIDMap2_id_map(s->index, &m, &nm);
+        for (size_t i = 0; i < nm; i++)
+            if (m[i] >= 0 && bsearch(&m[i], rm, nrm, sizeof *rm, cmp_i64)) {
+                m[i] = -1;
+                s->dead++;
+                if (i < s->qn)
+                    s->qr[i] = -1;
+            }
+    } else if (nrm) {
+        s->qn = 0; /* the flat index compacts its rows */
         FaissIDSelectorBatch *sel = NULL;
         size_t removed = 0;
         if (faiss_IDSelectorBatch_new(&sel, nrm, rm)) {
@@ -897,7 +1002,7 @@ static int index_update(struct idx_kb *kb, struct vstate *s, int64_t gen, struct
                            -1, &st, NULL))
         goto db;
     sqlite3_bind_int64(st, 1, s->gen);
-    if ((rc = index_add_rows(kb, s->index, st, s->dim, e)))
+    if ((rc = index_add_rows(kb, s->index, st, s->dim, s->kind == KIND_HNSW ? HNSW_BATCH : BATCH, e)))
         goto out;
     s->gen = gen;
     if (s->source != IDX_VEC_BUILT)
@@ -941,8 +1046,8 @@ static int index_load(struct idx_kb *kb, struct vstate *s, int dim, int64_t gen,
     free(data);
     if (!ix)
         return 0;
-    if (!faiss_IndexIDMap2_cast(ix) || faiss_Index_d(ix) != dim ||
-        faiss_Index_metric_type(ix) != METRIC_INNER_PRODUCT) {
+    int kind = faiss_IndexIDMap2_cast(ix) ? lore_faiss_kind(ix) : -1;
+    if (kind < 0 || faiss_Index_d(ix) != dim || faiss_Index_metric_type(ix) != METRIC_INNER_PRODUCT) {
         faiss_Index_free(ix);
         return 0;
     }
@@ -951,21 +1056,44 @@ static int index_load(struct idx_kb *kb, struct vstate *s, int dim, int64_t gen,
     s->dim = dim;
     s->gen = fgen;
     s->source = IDX_VEC_LOADED;
+    s->kind = kind;
+    idx_t *m;
+    size_t nm;
+    faiss_IndexIDMap2_id_map(ix, &m, &nm);
+    for (size_t i = 0; i < nm; i++)
+        s->dead += m[i] < 0;
     return 0;
 }
 
+static int64_t index_live(const struct vstate *s)
+{
+    return s->index ? faiss_Index_ntotal(s->index) - s->dead : 0;
+}
+
+/* The kind of index count vectors get. */
+static int kind_for(int64_t count, const struct hnsw_cfg *cfg)
+{
+    return count >= cfg->threshold ? KIND_HNSW : KIND_FLAT;
+}
+
 /* Makes s->index reflect generation gen of count vectors of dimension dim,
- * in the read snapshot the caller holds. */
+ * in the read snapshot the caller holds, of the kind count calls for. */
 static int index_ensure(struct idx_kb *kb, struct vstate *s, int dim, int64_t gen, int64_t count,
                         struct lore_err *e)
 {
-    int rc;
-    if (s->index && (s->dim != dim || s->gen > gen))
+    struct hnsw_cfg cfg;
+    int rc = hnsw_cfg_read(kb, &cfg, e);
+    if (rc)
+        return rc;
+    int want = kind_for(count, &cfg);
+    if (s->index && (s->dim != dim || s->gen > gen || s->kind != want))
         vstate_drop_index(s);
-    if (s->index && s->gen == gen && faiss_Index_ntotal(s->index) == count)
+    if (s->index && s->gen == gen && index_live(s) == count)
         return 0;
     if (!s->index && (rc = index_load(kb, s, dim, gen, e)))
         return rc;
+    if (s->index && s->kind != want)
+        vstate_drop_index(s);
     if (s->index && s->gen < gen) {
         struct lore_err e2;
         if ((rc = index_update(kb, s, gen, &e2))) {
@@ -974,16 +1102,314 @@ static int index_ensure(struct idx_kb *kb, struct vstate *s, int dim, int64_t ge
             vstate_drop_index(s); /* rebuild below */
         }
     }
-    if (s->index && faiss_Index_ntotal(s->index) != count)
+    if (s->index && (index_live(s) != count || s->dead * 4 > faiss_Index_ntotal(s->index)))
         vstate_drop_index(s);
     if (!s->index) {
-        if ((rc = index_build(kb, s, dim, gen, e)))
+        if ((rc = index_build(kb, s, dim, gen, want, &cfg, e)))
             return rc;
-        if (faiss_Index_ntotal(s->index) != count)
+        if (index_live(s) != count)
             return lore_err_set(e, LORE_EINTERNAL, "vector index holds %lld vectors, the database %lld",
-                                (long long)faiss_Index_ntotal(s->index), (long long)count);
+                                (long long)index_live(s), (long long)count);
     }
     return 0;
+}
+
+/* ---- exact search over the index's rows --------------------------------------------------------
+ *
+ * A scan of float32 rows is bound by memory bandwidth (1.5 KB a row at
+ * dimension 384). So the scan reads an int8 copy instead (a quarter of the
+ * bytes) and stays exact: row v is stored as codes c and scale s with
+ * v = s·c + r, and qr = ‖r‖ plus the float rounding of the scan, so by
+ * Cauchy–Schwarz the true q·v lies within ‖q‖·qr of the scanned s·(q·c).
+ * A row whose upper bound is below the k-th largest lower bound cannot be
+ * in the top k; the rows left (typically a handful more than k) are scored
+ * exactly from the float32 rows, in double precision like the scan of
+ * SQLite, and ranked by score, then id. */
+
+/* Quantises rows qn..n-1 of the index (all of them when qn is 0). */
+static int q_sync(struct vstate *s, struct lore_err *e)
+{
+    const float *xb;
+    size_t n;
+    idx_t *map;
+    size_t nm;
+    if (lore_faiss_vectors(s->index, &xb, &n))
+        return lore_err_set(e, LORE_EINTERNAL, "vector index without float vectors");
+    faiss_IndexIDMap2_id_map(s->index, &map, &nm);
+    if (nm != n)
+        return lore_err_set(e, LORE_EINTERNAL, "vector index ids and rows disagree");
+    size_t dim = (size_t)s->dim;
+    if (s->qn > n)
+        s->qn = 0;
+    if (n > s->qcap) {
+        size_t cap = n + n / 8 + 1024;
+        int8_t *c = realloc(s->qc, cap * dim);
+        if (c)
+            s->qc = c;
+        float *qs = c ? realloc(s->qs, cap * sizeof *qs) : NULL;
+        if (qs)
+            s->qs = qs;
+        float *qr = qs ? realloc(s->qr, cap * sizeof *qr) : NULL;
+        if (qr)
+            s->qr = qr;
+        if (!qr)
+            return lore_err_set(e, LORE_ENOMEM, "out of memory for the vector index");
+        s->qcap = cap;
+    }
+    /* the scan's own rounding: a sum of dim products in float, then ×scale */
+    const double eps = (double)(dim + 4) * 1.2e-7;
+    for (size_t i = s->qn; i < n; i++) {
+        const float *v = xb + i * dim;
+        int8_t *c = s->qc + i * dim;
+        float mx = 0;
+        for (size_t j = 0; j < dim; j++)
+            mx = fmaxf(mx, fabsf(v[j]));
+        double sc = mx > 0 ? (double)mx / 127.0 : 0, inv = mx > 0 ? 127.0 / (double)mx : 0;
+        float scf = (float)sc;
+        double rr = 0, vv = 0;
+        for (size_t j = 0; j < dim; j++) {
+            long t = lrint((double)v[j] * inv);
+            t = t > 127 ? 127 : t < -127 ? -127 : t;
+            c[j] = (int8_t)t;
+            double d = (double)v[j] - (double)scf * (double)t;
+            rr += d * d;
+            vv += (double)v[j] * v[j];
+        }
+        double r = sqrt(rr), b = r + eps * (sqrt(vv) + r);
+        s->qs[i] = scf;
+        s->qr[i] = map[i] < 0 ? -1.0f : (float)(b * (1 + 1e-6) + 1e-30);
+    }
+    s->qn = n;
+    return 0;
+}
+
+/* one thread's share of the scan */
+struct scan_part {
+    const struct vstate *s;
+    const float *q;
+    float qn;               /* ‖q‖, rounded up */
+    size_t kk, n;
+    _Atomic size_t *cursor;
+    const struct eng_vecf *vf;
+    float *heap;            /* min-heap of the kk largest lower bounds */
+    size_t hn;
+    uint32_t *cand;         /* rows whose upper bound reached the heap's least */
+    float *cand_hi;
+    size_t nc, cap;
+    int oom;
+};
+
+static void heap_push(float *h, size_t *n, size_t cap, float x)
+{
+    if (*n < cap) {
+        size_t i = (*n)++;
+        while (i > 0 && h[(i - 1) / 2] > x) {
+            h[i] = h[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        h[i] = x;
+        return;
+    }
+    if (x <= h[0])
+        return;
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        float best = x;
+        if (l < cap && h[l] < best) {
+            m = l;
+            best = h[l];
+        }
+        if (l + 1 < cap && h[l + 1] < best)
+            m = l + 1;
+        if (m == i)
+            break;
+        h[i] = h[m];
+        i = m;
+    }
+    h[i] = x;
+}
+
+static void *scan_run(void *arg)
+{
+    struct scan_part *p = arg;
+    const struct vstate *s = p->s;
+    size_t dim = (size_t)s->dim;
+    float raw[SCAN_CHUNK];
+    for (;;) {
+        size_t lo = atomic_fetch_add(p->cursor, SCAN_CHUNK);
+        if (lo >= p->n)
+            break;
+        size_t m = p->n - lo < SCAN_CHUNK ? p->n - lo : SCAN_CHUNK;
+        p->vf->dot_i8_rows(p->q, s->qc + lo * dim, (int)dim, m, raw);
+        float thr = p->hn == p->kk ? p->heap[0] : -INFINITY;
+        for (size_t j = 0; j < m; j++) {
+            float r = s->qr[lo + j];
+            if (r < 0)
+                continue;
+            float a = s->qs[lo + j] * raw[j], b = p->qn * r;
+            float hi = a + b;
+            if (hi < thr)
+                continue;
+            heap_push(p->heap, &p->hn, p->kk, a - b);
+            if (p->hn == p->kk)
+                thr = p->heap[0];
+            if (p->nc == p->cap) {
+                /* drop the candidates the threshold has passed by since */
+                size_t w = 0;
+                for (size_t i = 0; i < p->nc; i++)
+                    if (p->cand_hi[i] >= thr) {
+                        p->cand[w] = p->cand[i];
+                        p->cand_hi[w++] = p->cand_hi[i];
+                    }
+                p->nc = w;
+                if (w > p->cap / 2) {
+                    size_t nc = p->cap * 2;
+                    uint32_t *c = realloc(p->cand, nc * sizeof *c);
+                    if (c)
+                        p->cand = c;
+                    float *ch = c ? realloc(p->cand_hi, nc * sizeof *ch) : NULL;
+                    if (!ch) {
+                        p->oom = 1;
+                        return NULL;
+                    }
+                    p->cand_hi = ch;
+                    p->cap = nc;
+                }
+            }
+            p->cand[p->nc] = (uint32_t)(lo + j);
+            p->cand_hi[p->nc++] = hi;
+        }
+    }
+    return NULL;
+}
+
+struct scored {
+    int64_t id;
+    float sc;
+};
+
+static int cmp_scored(const void *a, const void *b)
+{
+    const struct scored *x = a, *y = b;
+    if (x->sc != y->sc)
+        return x->sc > y->sc ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int cmp_f_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x > y ? -1 : x < y;
+}
+
+/* The exact top kk of the index's rows by inner product with q: ids and
+ * scores best first (ties to the smaller id), *n of them. */
+static int exact_topk(struct vstate *s, const float *q, size_t kk, int64_t **ids_out, float **sc_out, size_t *n_out,
+                      struct lore_err *e)
+{
+    int rc = q_sync(s, e);
+    if (rc)
+        return rc;
+    const float *xb;
+    size_t n;
+    idx_t *map;
+    size_t nm;
+    lore_faiss_vectors(s->index, &xb, &n);
+    faiss_IndexIDMap2_id_map(s->index, &map, &nm);
+    int dim = s->dim;
+    double qq = 0;
+    for (int i = 0; i < dim; i++)
+        qq += (double)q[i] * q[i];
+    _Atomic size_t cursor = 0;
+    struct scan_part part[2];
+    int nt = n >= SCAN_MT_MIN ? 2 : 1;
+    memset(part, 0, sizeof part);
+    for (int t = 0; t < nt; t++) {
+        struct scan_part *p = &part[t];
+        p->s = s;
+        p->q = q;
+        p->qn = (float)(sqrt(qq) * (1 + 1e-6));
+        p->kk = kk;
+        p->n = n;
+        p->cursor = &cursor;
+        p->vf = eng_vecf_get();
+        p->cap = kk * 2 + 64;
+        p->heap = malloc(kk * sizeof *p->heap);
+        p->cand = malloc(p->cap * sizeof *p->cand);
+        p->cand_hi = malloc(p->cap * sizeof *p->cand_hi);
+        if (!p->heap || !p->cand || !p->cand_hi)
+            p->oom = 1;
+    }
+    pthread_t th;
+    int spawned = 0;
+    if (!part[0].oom && !part[1].oom) {
+        if (nt == 2)
+            spawned = pthread_create(&th, NULL, scan_run, &part[1]) == 0;
+        scan_run(&part[0]);
+        if (spawned)
+            pthread_join(th, NULL);
+    }
+    /* the kk-th largest lower bound over both shares */
+    float thr = -INFINITY;
+    float *lows = NULL;
+    struct scored *c = NULL;
+    size_t nc = 0;
+    if (part[0].oom || part[1].oom)
+        goto oom;
+    size_t nl = part[0].hn + part[1].hn;
+    lows = malloc((nl + 1) * sizeof *lows);
+    c = malloc((part[0].nc + part[1].nc + 1) * sizeof *c);
+    if (!lows || !c)
+        goto oom;
+    for (int t = 0, m = 0; t < nt; t++)
+        for (size_t i = 0; i < part[t].hn; i++)
+            lows[m++] = part[t].heap[i];
+    if (nl >= kk) {
+        qsort(lows, nl, sizeof *lows, cmp_f_desc);
+        thr = lows[kk - 1];
+    }
+    /* the rows that may be in the top kk, scored exactly */
+    for (int t = 0; t < nt; t++)
+        for (size_t i = 0; i < part[t].nc; i++) {
+            if (part[t].cand_hi[i] < thr)
+                continue;
+            uint32_t r = part[t].cand[i];
+            float sc = dotf(q, xb + (size_t)r * dim, dim);
+            if (!isfinite(sc))
+                continue;
+            c[nc].id = map[r];
+            c[nc++].sc = sc;
+        }
+    qsort(c, nc, sizeof *c, cmp_scored);
+    if (nc > kk)
+        nc = kk;
+    int64_t *ids = malloc((nc + 1) * sizeof *ids);
+    float *sc = malloc((nc + 1) * sizeof *sc);
+    if (!ids || !sc) {
+        free(ids);
+        free(sc);
+        goto oom;
+    }
+    for (size_t i = 0; i < nc; i++) {
+        ids[i] = c[i].id;
+        sc[i] = c[i].sc;
+    }
+    *ids_out = ids;
+    *sc_out = sc;
+    *n_out = nc;
+    goto out;
+oom:
+    rc = lore_err_set(e, LORE_ENOMEM, "out of memory");
+out:
+    for (int t = 0; t < 2; t++) {
+        free(part[t].heap);
+        free(part[t].cand);
+        free(part[t].cand_hi);
+    }
+    free(lows);
+    free(c);
+    return rc;
 }
 
 static void hits_clear(struct idx_hits *h)
@@ -1000,10 +1426,12 @@ static void hits_clear(struct idx_hits *h)
 
 /* Nearest neighbours through the index, deepening the search until k hits
  * of the collection are found or every vector has been considered. */
-static int faiss_search(struct idx_kb *kb, struct vstate *s, const float *q, int k, int64_t coll,
-                        struct idx_hits *h, struct lore_err *e)
+static int faiss_search(struct idx_kb *kb, struct vstate *s, const float *q, int k, int64_t coll, int exact,
+                        int ef, struct idx_hits *h, struct lore_err *e)
 {
     int64_t total = faiss_Index_ntotal(s->index);
+    if (s->kind != KIND_HNSW)
+        exact = 1;
     if (total <= 0)
         return 0;
     int64_t kk = coll ? (int64_t)k * 4 : k;
@@ -1021,10 +1449,22 @@ static int faiss_search(struct idx_kb *kb, struct vstate *s, const float *q, int
             return lore_err_set(e, LORE_ENOMEM, "out of memory");
         }
         int rc = 0;
-        if (faiss_Index_search(s->index, 1, q, kk, d, lab))
-            rc = faiss_fail(e, LORE_EINTERNAL, "vector search");
-        else
-            rc = fill_hits(kb, lab, d, (size_t)kk, coll, k, h, &cap, e);
+        if (exact) {
+            int64_t *ids = NULL;
+            float *sc = NULL;
+            size_t n = 0;
+            if (!(rc = exact_topk(s, q, (size_t)kk, &ids, &sc, &n, e))) {
+                rc = fill_hits(kb, ids, sc, n, coll, k, h, &cap, e);
+                free(ids);
+                free(sc);
+            }
+        } else {
+            lore_faiss_hnsw_set_ef(s->index, ef > kk ? ef : (int)kk);
+            if (lore_faiss_search1(s->index, q, kk, d, lab))
+                rc = lore_err_set(e, LORE_EINTERNAL, "vector search: %s", lore_faiss_last_error());
+            else
+                rc = fill_hits(kb, lab, d, (size_t)kk, coll, k, h, &cap, e);
+        }
         free(d);
         free(lab);
         if (rc || h->n >= (size_t)k || kk >= total)
@@ -1072,7 +1512,16 @@ static int vec_state(struct idx_kb *kb, int *dim, int64_t *gen, int64_t *count, 
 int idx_search_vector(struct idx_kb *kb, const float *q, int dim, int k, const char *collection,
                       struct idx_hits **out, struct lore_err *e)
 {
+    return idx_search_vector_ex(kb, q, dim, k, collection, NULL, out, e);
+}
+
+int idx_search_vector_ex(struct idx_kb *kb, const float *q, int dim, int k, const char *collection,
+                         const struct idx_vsearch_opts *o, struct idx_hits **out, struct lore_err *e)
+{
     *out = NULL;
+    int exact = o && o->exact, ef = o ? o->ef_search : 0;
+    (void)exact;
+    (void)ef;
     if (!q || dim <= 0)
         return lore_err_set(e, LORE_EINVAL, "no query vector");
     if (!vec_finite(q, dim))
@@ -1111,10 +1560,15 @@ int idx_search_vector(struct idx_kb *kb, const float *q, int dim, int k, const c
         rc = lore_err_set(e, LORE_ENOMEM, "out of memory");
         goto done;
     }
+    struct hnsw_cfg cfg;
+    if ((rc = hnsw_cfg_read(kb, &cfg, e)))
+        goto done;
+    if (ef <= 0)
+        ef = cfg.ef_search;
     /* In the caller's transaction the cache is used only when it is current:
      * updating it from uncommitted rows could outlive a rollback. */
-    if (s->index && s->gen == gen && s->dim == dim) {
-        rc = faiss_search(kb, s, q, k, coll, h, e);
+    if (s->index && s->gen == gen && s->dim == dim && (!own || s->kind == kind_for(index_live(s), &cfg))) {
+        rc = faiss_search(kb, s, q, k, coll, exact, ef, h, e);
         goto done;
     }
     if (own) {
@@ -1122,7 +1576,7 @@ int idx_search_vector(struct idx_kb *kb, const float *q, int dim, int k, const c
         if ((rc = vec_state(kb, &kdim, &gen, &count, e)) || count == 0)
             goto done;
         if (!(rc = index_ensure(kb, s, dim, gen, count, e)))
-            rc = faiss_search(kb, s, q, k, coll, h, e);
+            rc = faiss_search(kb, s, q, k, coll, exact, ef, h, e);
         goto done;
     }
 #endif
@@ -1386,7 +1840,8 @@ int idx_vectors_sync(struct idx_kb *kb, struct lore_err *e)
             return lore_err_set(e, LORE_EIO, "cannot remove '%s': %s", path, strerror(errno));
         if ((rc = idx_begin(kb, e)))
             return rc;
-        if ((rc = meta_del(kb, "faiss_generation", e)) || (rc = meta_del(kb, "faiss_checksum", e))) {
+        if ((rc = meta_del(kb, "faiss_generation", e)) || (rc = meta_del(kb, "faiss_checksum", e)) ||
+            (rc = meta_del(kb, "faiss_kind", e))) {
             idx_rollback(kb);
             return rc;
         }
@@ -1396,8 +1851,15 @@ int idx_vectors_sync(struct idx_kb *kb, struct lore_err *e)
     if (rc < 0)
         goto fail;
     if (rc == 1 && fgen == gen) {
-        read_end(kb, own);
-        return 0;
+        /* up to date, unless the index kind called for has changed */
+        struct hnsw_cfg cfg;
+        int64_t fkind;
+        if ((rc = hnsw_cfg_read(kb, &cfg, e)) || (rc = meta_int(kb, "faiss_kind", KIND_FLAT, &fkind, e)))
+            goto fail;
+        if (fkind == kind_for(count, &cfg)) {
+            read_end(kb, own);
+            return 0;
+        }
     }
     if ((rc = index_ensure(kb, s, dim, gen, count, e)))
         goto fail;
@@ -1408,7 +1870,8 @@ int idx_vectors_sync(struct idx_kb *kb, struct lore_err *e)
     /* the file is in place; now the database says which generation it is */
     if ((rc = idx_begin(kb, e)))
         return rc;
-    if ((rc = meta_set_int(kb, "faiss_generation", s->gen, e)) || (rc = meta_set(kb, "faiss_checksum", stamp, e))) {
+    if ((rc = meta_set_int(kb, "faiss_generation", s->gen, e)) || (rc = meta_set(kb, "faiss_checksum", stamp, e)) ||
+        (rc = meta_set_int(kb, "faiss_kind", s->kind, e))) {
         idx_rollback(kb);
         return rc;
     }
@@ -1438,8 +1901,10 @@ int idx_vectors_info(struct idx_kb *kb, struct idx_vectors_info *info, struct lo
     struct vstate *s = vstate_get(kb);
     if (s && s->index) {
         info->source = s->source;
-        info->in_memory = faiss_Index_ntotal(s->index);
+        info->in_memory = index_live(s);
         info->generation_in_memory = s->gen;
+        info->hnsw = s->kind == KIND_HNSW;
+        info->deleted_in_place = s->dead;
     }
 #endif
     return 0;

@@ -16,4 +16,32 @@ int idx_vectors_delete_doc(struct idx_kb *kb, int64_t doc_id, struct lore_err *e
  * problem to report and counts them in *problems. */
 void idx_vectors_check(struct idx_kb *kb, struct lore_buf *report, int *problems);
 
+/* lore's extensions to the FAISS C API, in index/faiss_c_compat.cpp (built
+ * over the C++ API even when a system libfaiss_c provides the rest). The
+ * handles are FaissIndex* as in the C API. */
+#if defined(LORE_HAVE_FAISS)
+#include <stddef.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+struct FaissIndex_H;
+/* The message of the last failing lore_faiss_* call on this thread. */
+const char *lore_faiss_last_error(void);
+/* A new IndexHNSWFlat (inner product, m links per node) in *out; -1 on error. */
+int lore_faiss_hnsw_new(struct FaissIndex_H **out, int d, int m, int ef_construction);
+/* The kind of index an IndexIDMap2 wraps: 0 IndexFlat, 1 IndexHNSWFlat, -1 other. */
+int lore_faiss_kind(const struct FaissIndex_H *map);
+/* The float vectors an IndexIDMap2 over IndexFlat or IndexHNSWFlat holds:
+ * *xb = n × d floats, row i being id_map[i]'s vector. -1 if neither. */
+int lore_faiss_vectors(const struct FaissIndex_H *map, const float **xb, size_t *n);
+/* faiss_Index_search of one query, run on the calling thread only. */
+int lore_faiss_search1(const struct FaissIndex_H *index, const float *q, int64_t k, float *distances,
+                       int64_t *labels);
+/* Sets efSearch of the IndexHNSWFlat an IndexIDMap2 wraps (no-op otherwise). */
+void lore_faiss_hnsw_set_ef(struct FaissIndex_H *map, int ef);
+#ifdef __cplusplus
+}
+#endif
+#endif
+
 #endif

@@ -213,17 +213,26 @@ static int store_result(struct idx_kb *kb, struct job *j, int prc, struct ing_re
     rc = idx_doc_put(kb, &in, &doc_id, e);
     struct lore_buf bx;
     lore_buf_init(&bx);
+    size_t *off = calloc(res->n_chunks + 1, sizeof *off);
+    struct idx_chunk_in *ci = calloc(res->n_chunks + 1, sizeof *ci);
+    if (!rc && (!off || !ci))
+        rc = lore_err_set(e, LORE_ENOMEM, "out of memory");
+    for (size_t i = 0; i < res->n_chunks && !rc; i++) { /* all boxes in one buffer */
+        off[i] = bx.len;
+        if (encode_boxes(&res->chunks[i], &bx))
+            rc = lore_err_set(e, LORE_ENOMEM, "out of memory");
+    }
     for (size_t i = 0; i < res->n_chunks && !rc; i++) {
         const struct ing_chunk *c = &res->chunks[i];
-        bx.len = 0;
-        if (encode_boxes(c, &bx)) {
-            rc = lore_err_set(e, LORE_ENOMEM, "out of memory");
-            break;
-        }
-        struct idx_chunk_in ci = {c->text, c->heading, c->page_start, c->page_end,
-                                  c->char_start, c->char_end, c->n_tokens, bx.data, bx.len};
-        rc = idx_chunk_add(kb, doc_id, (int)i, &ci, NULL, e);
+        size_t end = i + 1 < res->n_chunks ? off[i + 1] : bx.len;
+        ci[i] = (struct idx_chunk_in){c->text, c->heading, c->page_start, c->page_end,
+                                      c->char_start, c->char_end, c->n_tokens,
+                                      end > off[i] ? bx.data + off[i] : NULL, end - off[i]};
     }
+    if (!rc)
+        rc = idx_chunks_add(kb, doc_id, ci, res->n_chunks, e);
+    free(off);
+    free(ci);
     lore_buf_release(&bx);
     if (rc) {
         idx_rollback(kb);

@@ -775,6 +775,223 @@ static void test_check_reports(void **s)
     idx_close(kb);
 }
 
+/* ---- the HNSW path (threshold lowered) ------------------------------------------- */
+
+/* recall@k of idx_search_vector against the brute force, over nq queries;
+ * exact=1: through idx_search_vector_ex with exact set, which must agree. */
+static double hnsw_recall(struct idx_kb *kb, int nq, int k, int exact)
+{
+    struct lore_err e;
+    double hit = 0, all = 0;
+    for (int t = 0; t < nq; t++) {
+        float q[DIM];
+        rand_unit(q, DIM);
+        int64_t ids[64];
+        float sc[64];
+        size_t n = brute(q, k, -1, ids, sc);
+        struct idx_hits *h;
+        struct idx_vsearch_opts o = {exact, 0};
+        assert_int_equal(idx_search_vector_ex(kb, q, DIM, k, NULL, &o, &h, &e), 0);
+        assert_true(h->n <= n);
+        for (size_t i = 0; i < h->n; i++) {
+            if (exact) {
+                assert_int_equal(h->v[i].chunk_id, ids[i]);
+                assert_true(fabs(h->v[i].score - sc[i]) < 1e-4);
+            }
+            for (size_t j = 0; j < n; j++)
+                if (h->v[i].chunk_id == ids[j]) {
+                    hit++;
+                    /* a score HNSW reports is the exact inner product */
+                    assert_true(fabs(h->v[i].score - sc[j]) < 1e-4);
+                }
+        }
+        all += (double)n;
+        idx_hits_free(h);
+    }
+    return all ? hit / all : 1;
+}
+
+static void expect_kind(struct idx_kb *kb, int hnsw, int source, int64_t dead)
+{
+    struct lore_err e;
+    struct idx_vectors_info info;
+    assert_int_equal(idx_vectors_info(kb, &info, &e), 0);
+    if (!info.faiss)
+        return;
+    assert_int_equal(info.hnsw, hnsw);
+    if (source >= 0)
+        assert_int_equal(info.source, source);
+    if (dead >= 0)
+        assert_int_equal(info.deleted_in_place, dead);
+}
+
+static void test_hnsw(void **s)
+{
+    (void)s;
+    reset_ref();
+    struct lore_err e;
+    struct idx_kb *kb = open_kb(IDX_CREATE | IDX_WRITE);
+    assert_int_equal(idx_vectors_set_model(kb, "m", DIM, &e), 0);
+    assert_int_equal(idx_meta_set(kb, "vec_hnsw_threshold", "300", &e), 0);
+    int64_t d[20];
+    for (int i = 0; i < 20; i++) {
+        char uri[64];
+        snprintf(uri, sizeof uri, "/x/h%02d", i);
+        d[i] = add_doc(kb, i % 4 == 0 ? "b" : "a", i % 4 == 0, uri, 20, 1);
+    }
+    struct idx_vectors_info info;
+    assert_int_equal(idx_vectors_info(kb, &info, &e), 0);
+    int faiss = info.faiss;
+    /* 400 vectors ≥ 300: HNSW, approximate but close */
+    double r = hnsw_recall(kb, 30, 10, 0);
+    expect_kind(kb, 1, IDX_VEC_BUILT, 0);
+    assert_true(r >= 0.95);
+    assert_true(hnsw_recall(kb, 10, 10, 1) == 1.0); /* exact on request */
+    check_queries(kb, 5, 10, "b");                 /* deepening for a collection */
+    /* a small efSearch is worse or equal, never an error */
+    struct idx_vsearch_opts o = {0, 1};
+    struct idx_hits *h;
+    assert_int_equal(idx_search_vector_ex(kb, R.v[5], DIM, 10, NULL, &o, &h, &e), 0);
+    assert_true(h->n == 10);
+    idx_hits_free(h);
+    /* deleting a document: its rows are dropped in place, never returned */
+    assert_int_equal(idx_begin(kb, &e), 0);
+    assert_int_equal(idx_doc_delete(kb, d[3], &e), 0);
+    assert_int_equal(idx_commit(kb, &e), 0);
+    forget_doc_chunks(61, 80);
+    check_purged(kb, 61, 80);
+    expect_kind(kb, 1, IDX_VEC_BUILT, faiss ? 20 : -1);
+    assert_int_equal(idx_vectors_info(kb, &info, &e), 0);
+    if (faiss)
+        assert_int_equal(info.in_memory, 380);
+    assert_true(hnsw_recall(kb, 20, 10, 0) >= 0.95);
+    assert_true(hnsw_recall(kb, 10, 10, 1) == 1.0);
+    /* a vector rewritten in place: the new one is found, the old one not */
+    float nv[DIM];
+    rand_unit(nv, DIM);
+    float old[DIM];
+    memcpy(old, R.v[0], sizeof old);
+    assert_int_equal(idx_begin(kb, &e), 0);
+    assert_int_equal(idx_vector_put(kb, R.id[0], nv, DIM, &e), 0);
+    assert_int_equal(idx_commit(kb, &e), 0);
+    memcpy(R.v[0], nv, sizeof nv);
+    assert_int_equal(idx_search_vector(kb, nv, DIM, 1, NULL, &h, &e), 0);
+    assert_int_equal(h->n, 1);
+    assert_int_equal(h->v[0].chunk_id, R.id[0]);
+    assert_true(h->v[0].score > 0.9999);
+    idx_hits_free(h);
+    assert_int_equal(idx_search_vector(kb, old, DIM, 5, NULL, &h, &e), 0);
+    for (size_t i = 0; i < h->n; i++)
+        assert_true(h->v[i].chunk_id != R.id[0] || h->v[i].score < 0.9999);
+    idx_hits_free(h);
+    expect_kind(kb, 1, IDX_VEC_BUILT, faiss ? 21 : -1);
+    /* the file holds the graph and its deletions; a reader loads it */
+    assert_int_equal(idx_vectors_sync(kb, &e), 0);
+    idx_close(kb);
+    if (!faiss)
+        return;
+    assert_int_equal(raw("SELECT value FROM meta WHERE key = 'faiss_kind'"), 1);
+    kb = open_kb(IDX_READ);
+    assert_true(hnsw_recall(kb, 20, 10, 0) >= 0.95);
+    check_purged(kb, 61, 80);
+    expect_kind(kb, 1, IDX_VEC_LOADED, 21);
+    idx_close(kb);
+    /* a damaged stamp: the file is not loaded but rebuilt, as HNSW, without
+     * the deleted rows */
+    assert_int_equal(raw("UPDATE meta SET value = '00' || substr(value, 3) WHERE key = 'faiss_checksum'"), 0);
+    assert_int_equal(check_problems("does not match"), 1);
+    kb = open_kb(IDX_READ);
+    assert_true(hnsw_recall(kb, 20, 10, 0) >= 0.95);
+    expect_kind(kb, 1, IDX_VEC_BUILT, 0);
+    idx_close(kb);
+    sync_fresh();
+    assert_int_equal(check_problems(NULL), 0);
+    kb = open_kb(IDX_READ);
+    check_purged(kb, 61, 80);
+    expect_kind(kb, 1, IDX_VEC_LOADED, 0);
+    idx_close(kb);
+    /* the file is stale (more deleted since): loaded, then updated in place */
+    kb = open_kb(IDX_WRITE);
+    assert_int_equal(idx_begin(kb, &e), 0);
+    assert_int_equal(idx_doc_delete(kb, d[6], &e), 0);
+    assert_int_equal(idx_commit(kb, &e), 0);
+    forget_doc_chunks(121, 140);
+    idx_close(kb);
+    kb = open_kb(IDX_READ);
+    check_purged(kb, 121, 140);
+    expect_kind(kb, 1, IDX_VEC_UPDATED, 20);
+    assert_true(hnsw_recall(kb, 10, 10, 1) == 1.0);
+    idx_close(kb);
+    /* the threshold raised above the count: exact again, and sync rewrites
+     * the file as exact even though its generation is current */
+    kb = open_kb(IDX_WRITE);
+    assert_int_equal(idx_vectors_sync(kb, &e), 0);
+    assert_int_equal(idx_meta_set(kb, "vec_hnsw_threshold", "100000", &e), 0);
+    check_queries(kb, 10, 10, NULL);
+    expect_kind(kb, 0, IDX_VEC_BUILT, 0);
+    assert_int_equal(idx_vectors_sync(kb, &e), 0);
+    idx_close(kb);
+    assert_int_equal(raw("SELECT value FROM meta WHERE key = 'faiss_kind'"), 0);
+    kb = open_kb(IDX_READ);
+    check_queries(kb, 10, 10, NULL);
+    expect_kind(kb, 0, IDX_VEC_LOADED, 0);
+    idx_close(kb);
+}
+
+/* Near-duplicates the int8 copy cannot tell apart: the exact search must
+ * still rank them as the brute force does. */
+static void test_exact_near_ties(void **s)
+{
+    (void)s;
+    reset_ref();
+    struct lore_err e;
+    struct idx_kb *kb = open_kb(IDX_CREATE | IDX_WRITE);
+    assert_int_equal(idx_vectors_set_model(kb, "m", DIM, &e), 0);
+    float base[DIM];
+    rand_unit(base, DIM);
+    int64_t coll, id;
+    assert_int_equal(idx_collection_ensure(kb, "default", &coll, &e), 0);
+    assert_int_equal(idx_begin(kb, &e), 0);
+    struct idx_doc_in in = {coll, "/x/ties", "doc", "text/plain", "h", 10, 0, 0, "ok", NULL, NULL};
+    assert_int_equal(idx_doc_put(kb, &in, &id, &e), 0);
+    for (int i = 0; i < 600; i++) {
+        struct idx_chunk_in c = {"tie", "", 1, 1, i, i + 1, 1, NULL, 0};
+        int64_t cid;
+        assert_int_equal(idx_chunk_add(kb, id, i, &c, &cid, &e), 0);
+        size_t k = R.n++;
+        R.id[k] = cid;
+        R.live[k] = 1;
+        double ss = 0;
+        for (int j = 0; j < DIM; j++) {
+            R.v[k][j] = base[j] + (i % 3 ? 1e-4f : 3e-3f) * frand();
+            ss += (double)R.v[k][j] * R.v[k][j];
+        }
+        for (int j = 0; j < DIM; j++)
+            R.v[k][j] = (float)(R.v[k][j] / sqrt(ss));
+        assert_int_equal(idx_vector_put(kb, cid, R.v[k], DIM, &e), 0);
+    }
+    assert_int_equal(idx_commit(kb, &e), 0);
+    for (int t = 0; t < 20; t++) {
+        float q[DIM];
+        for (int j = 0; j < DIM; j++)
+            q[j] = base[j] + 0.01f * frand();
+        int64_t ids[64];
+        float sc[64];
+        size_t n = brute(q, 50, -1, ids, sc);
+        struct idx_hits *h;
+        assert_int_equal(idx_search_vector(kb, q, DIM, 50, NULL, &h, &e), 0);
+        assert_int_equal(h->n, n);
+        for (size_t i = 0; i < n; i++) {
+            /* equal scores may come in either order; the set of scores may not */
+            assert_true(fabs(h->v[i].score - sc[i]) < 1e-6);
+            if (i + 1 < n && sc[i] != sc[i + 1] && (i == 0 || sc[i - 1] != sc[i]))
+                assert_int_equal(h->v[i].chunk_id, ids[i]);
+        }
+        idx_hits_free(h);
+    }
+    idx_close(kb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -788,6 +1005,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hybrid_collection_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_reports, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hnsw, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exact_near_ties, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
