@@ -307,8 +307,10 @@ static int pb_word(struct pb *p, const struct pdf_word *w, int sep, int have_box
                 p->ncp--;
                 if (p->nb && p->boxes[p->nb - 1].ce > p->boxes[p->nb - 1].cs + 1)
                     p->boxes[p->nb - 1].ce--;        /* its box loses the hyphen */
-            } else if (!(txn_is_cjk(last) && txn_is_cjk(first))) {
-                p->text[p->len++] = ' ';
+            } else {
+                /* CJK lines are kept apart by a line break, as pdftotext does:
+                 * joining them would fuse the last and first words of the lines */
+                p->text[p->len++] = txn_is_cjk(last) && txn_is_cjk(first) ? '\n' : ' ';
                 p->ncp++;
             }
         } else {
