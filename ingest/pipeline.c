@@ -466,7 +466,7 @@ int ing_run(struct idx_kb *kb, const char *const *paths, size_t n_paths, const s
             lore_err_clear(&pe);
             const char *what = NULL;
             int prc = ing_worker_finish(&j->w, &res, &pe);
-            if (prc)
+            if (prc && !strstr(pe.msg, j->in.uri))
                 lore_err_prefix(&pe, "'%s'", j->in.uri);
             rc = store_result(kb, j, prc, &res, &pe, o, r, &what, e);
             ing_result_free(&res);
