@@ -14,7 +14,10 @@
  *                                          worker walks its rows in tiles of
  *                                          tile_r weight rows × tile_c
  *                                          activation rows so every weight
- *                                          block is unpacked once and reused.
+ *                                          block is unpacked once and reused;
+ *                                          n == 1 (decode) runs the type's
+ *                                          GEMV kernel instead, which streams
+ *                                          W row by row at memory speed.
  *
  * Every type has a plain-C reference (types.c) — dequantise, quantise, and a
  * dot product of one weight row with one activation row.  SIMD kernels

@@ -404,7 +404,7 @@ INLINE void gemv_b32(int64_t n, const char *w, size_t ws, int nr, const char *x,
     const __m256i ones = _mm256_set1_epi16(1);
     const __m256i off = _mm256_set1_epi8(kind == B_Q4_0 ? 8 : 16);
     float dx[GEMV_SEG / ENG_QK];
-    __m256i xoff[kind == B_Q8_0 ? 1 : GEMV_SEG / ENG_QK];
+    __m256i xoff[GEMV_SEG / ENG_QK];  /* unused for Q8_0 */
     for (int64_t s0 = 0; s0 < n; s0 += GEMV_SEG) {
         const int64_t nb = (n - s0 < GEMV_SEG ? n - s0 : GEMV_SEG) / ENG_QK;
         const struct eng_block_q8_0 *xb = (const struct eng_block_q8_0 *)x + s0 / ENG_QK;

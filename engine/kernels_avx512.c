@@ -174,10 +174,12 @@ INLINE __m512i unpack2(const char *row, int64_t ib, int two, int kind, size_t bs
     const struct eng_block_q5_0 *x0 = (const void *)b0, *x1 = (const void *)b1;
     *dw = scales2(&x0->d, &x1->d, two);
     __m512i v = nibbles64(x0->qs, x1->qs, two);
-    /* qh straight into mask registers (kmovd from memory, then unpack) */
-    __mmask32 m0 = _load_mask32((__mmask32 *)(uintptr_t)x0->qh);
-    __mmask32 m1 = two ? _load_mask32((__mmask32 *)(uintptr_t)x1->qh) : 0;
-    __mmask64 hb = _mm512_kunpackd(m1, m0);
+    /* qh into mask registers (qh is not 4-byte aligned: memcpy) */
+    uint32_t h0, h1 = 0;
+    memcpy(&h0, x0->qh, 4);
+    if (two)
+        memcpy(&h1, x1->qh, 4);
+    __mmask64 hb = _mm512_kunpackd(_cvtu32_mask32(h1), _cvtu32_mask32(h0));
     return _mm512_mask_add_epi8(v, hb, v, _mm512_set1_epi8(16));
 }
 

@@ -7,7 +7,9 @@
  * the tiles of the types they speed up.  eng_matmul quantises the
  * activations once, then hands row ranges of W to the pool; each worker
  * walks its rows in tiles and the activations in cache-sized slabs, so a
- * slab of X stays in L2 while the worker's weight rows stream past it.
+ * slab of X stays in L2 while the worker's weight rows stream past it.  A
+ * single activation row (n == 1, decode) goes to the type's GEMV kernel
+ * instead, over chunks of at least GEMV_GRAIN rows.
  */
 #include "engine/kernels.h"
 

@@ -440,12 +440,7 @@ static void attn_worker(void *ctx, int64_t begin, int64_t end, int worker)
             if (att[p] > mx)
                 mx = att[p];
         }
-        float sum = 0;
-        for (int p = 0; p < npos; p++) {
-            att[p] = expf(att[p] - mx);
-            sum += att[p];
-        }
-        float inv = 1.0f / sum;
+        float inv = 1.0f / vf->exp_sum(att, npos, mx);
         for (int p = 0; p < npos; p++)
             att[p] *= inv;
         float *o = c->a + (size_t)t * nh * hd + (size_t)h * hd;

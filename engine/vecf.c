@@ -1,5 +1,7 @@
 /* vecf.c — the portable float primitives and the dispatch (see vecf.h). */
 #include "engine/vecf.h"
+
+#include <math.h>
 #include "engine/kernels.h"
 
 static float dot_ref(const float *a, const float *b, int n)
@@ -48,12 +50,24 @@ static void wsum_ref(float *o, const float *a, const float *v, size_t vstride, i
         axpy_ref(o, a[p], v + (size_t)p * vstride, n);
 }
 
-static const struct eng_vecf vf_ref = {dot_ref, axpy_ref, dot_i8_rows_ref, dots_ref, wsum_ref};
+static float exp_sum_ref(float *x, int n, float mx)
+{
+    float sum = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    return sum;
+}
+
+static const struct eng_vecf vf_ref = {dot_ref, axpy_ref, dot_i8_rows_ref, dots_ref, wsum_ref,
+                                       exp_sum_ref};
 static const struct eng_vecf vf_avx2 = {eng_vecf_dot_avx2, eng_vecf_axpy_avx2, eng_vecf_dot_i8_rows_avx2,
-                                        eng_vecf_dots_avx2, eng_vecf_wsum_avx2};
+                                        eng_vecf_dots_avx2, eng_vecf_wsum_avx2,
+                                        eng_vecf_exp_sum_avx2};
 static const struct eng_vecf vf_avx512 = {eng_vecf_dot_avx512, eng_vecf_axpy_avx512,
                                           eng_vecf_dot_i8_rows_avx512, eng_vecf_dots_avx512,
-                                          eng_vecf_wsum_avx512};
+                                          eng_vecf_wsum_avx512, eng_vecf_exp_sum_avx512};
 
 const struct eng_vecf *eng_vecf_for_level(int level)
 {

@@ -23,6 +23,9 @@ struct eng_vecf {
     /* o[0..n) = Σ_p a[p] · v[p·vstride + 0..n) (attention output), o held
      * in registers across all p (in pieces of 64 / 32 floats) */
     void (*wsum)(float *o, const float *a, const float *v, size_t vstride, int np, int n);
+    /* x[i] = exp(x[i] - mx) for i < n, returns their sum (softmax; the SIMD
+     * versions use a polynomial exp, relative error < 1e-6 vs expf) */
+    float (*exp_sum)(float *x, int n, float mx);
 };
 
 const struct eng_vecf *eng_vecf_get(void);
@@ -36,6 +39,8 @@ void eng_vecf_dots_avx512(const float *q, const float *k, size_t kstride, int np
                           float *out);
 void eng_vecf_wsum_avx512(float *o, const float *a, const float *v, size_t vstride, int np,
                           int n);
+float eng_vecf_exp_sum_avx2(float *x, int n, float mx);
+float eng_vecf_exp_sum_avx512(float *x, int n, float mx);
 void eng_vecf_axpy_avx2(float *y, float a, const float *x, int n);
 float eng_vecf_dot_avx512(const float *a, const float *b, int n);
 void eng_vecf_axpy_avx512(float *y, float a, const float *x, int n);

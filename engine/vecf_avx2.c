@@ -121,3 +121,48 @@ void eng_vecf_wsum_avx2(float *o, const float *a, const float *v, size_t vstride
             eng_vecf_axpy_avx2(o + j, a[p], v + (size_t)p * vstride + j, n - j);
     }
 }
+
+/* exp(x) for x <= 0 (softmax after subtracting the max): x = k·ln2 + r with
+ * |r| <= ln2/2 (ln2 split in two for exactness), exp(r) by its Taylor
+ * polynomial to r^7 (relative error < 2e-7), times 2^k built in the
+ * exponent bits; x < -87 (below FLT_MIN) gives 0. */
+static inline __m256 exp256(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.0f);
+    __m256 keep = _mm256_cmp_ps(x, lo, _CMP_GE_OQ);
+    x = _mm256_max_ps(x, lo);
+    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(1.428606765330187045e-06f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), keep);
+}
+
+float eng_vecf_exp_sum_avx2(float *x, int n, float mx)
+{
+    const __m256 m = _mm256_set1_ps(mx);
+    __m256 s = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        _mm256_storeu_ps(x + i, v);
+        s = _mm256_add_ps(s, v);
+    }
+    float sum = hsum8(s);
+    for (; i < n; i++) {
+        float t[8] = {x[i] - mx, 0, 0, 0, 0, 0, 0, 0};
+        float v = _mm256_cvtss_f32(exp256(_mm256_loadu_ps(t)));
+        x[i] = v;
+        sum += v;
+    }
+    return sum;
+}

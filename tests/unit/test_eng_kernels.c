@@ -32,6 +32,7 @@
 
 #include "engine/engine.h"
 #include "engine/kernels.h"
+#include "engine/vecf.h"
 
 /* Quantise → dequantise: RMS error / RMS of the data (Gaussian data). */
 #define TOL_RT_F32 0.0
@@ -680,6 +681,47 @@ static void test_dispatch(void **state)
     assert_true(eng_cpu_physical_cores() >= 1);
 }
 
+/* Attention primitives of every level vs the portable ones: scores of a
+ * query against strided keys, the weighted sum of strided values (odd
+ * lengths for the tails), and exp_sum's polynomial exp vs expf over the
+ * softmax range, including inputs below the float range (→ 0). */
+static void test_vecf_attention(void **state)
+{
+    (void)state;
+    enum { NP = 37, HD = 72, STRIDE = 200 };
+    float *k = xmalloc(NP * STRIDE * sizeof(float)), q[HD], a[NP], o[HD], oref[HD];
+    float s[NP], sref[NP];
+    fill_random(k, NP * STRIDE, 1.0f);
+    fill_random(q, HD, 1.0f);
+    fill_random(a, NP, 1.0f);
+    const struct eng_vecf *ref = eng_vecf_for_level(ENG_CPU_GENERIC);
+    for (int level = 0; level < ENG_CPU_LEVELS; level++) {
+        if (!eng_kernels_for_level(level))
+            continue;
+        const struct eng_vecf *vf = eng_vecf_for_level(level);
+        for (int n = 1; n <= HD; n += 7) {
+            ref->dots(q, k, STRIDE, NP, n, sref);
+            vf->dots(q, k, STRIDE, NP, n, s);
+            for (int p = 0; p < NP; p++)
+                assert_true(fabsf(s[p] - sref[p]) <= 1e-5f * (1 + fabsf(sref[p])));
+            ref->wsum(oref, a, k, STRIDE, NP, n);
+            vf->wsum(o, a, k, STRIDE, NP, n);
+            for (int i = 0; i < n; i++)
+                assert_true(fabsf(o[i] - oref[i]) <= 1e-5f * (1 + fabsf(oref[i])));
+        }
+        float x[301], xr[301];
+        for (int i = 0; i < 301; i++)
+            x[i] = xr[i] = -100.0f + i / 3.0f;   /* -100 .. 0 */
+        float sum = vf->exp_sum(x, 301, 0.5f), sumr = ref->exp_sum(xr, 301, 0.5f);
+        for (int i = 0; i < 301; i++) {
+            assert_true(x[i] >= 0);
+            assert_true(fabsf(x[i] - xr[i]) <= 1e-6f * xr[i] + 1e-37f);
+        }
+        assert_true(fabsf(sum - sumr) <= 1e-6f * sumr);
+    }
+    free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -689,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_block_layouts),
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_dispatch),
+        cmocka_unit_test(test_vecf_attention),
         cmocka_unit_test(test_matmul_errors),
         cmocka_unit_test(test_activation_quantisers),
         cmocka_unit_test(test_levels_match_reference),
