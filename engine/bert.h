@@ -46,7 +46,7 @@ struct eng_bert_hparams {
     int n_ff;             /* bert.feed_forward_length */
     int n_token_types;    /* token_types rows (>= 1; type 0 is always used) */
     float norm_eps;       /* bert.attention.layer_norm_epsilon */
-    int pooling;          /* enum eng_bert_pooling from the file; MEAN when absent */
+    int pooling;          /* enum eng_bert_pooling from the file; MEAN when absent or NONE */
 };
 
 /* Opens a BERT GGUF: checks the architecture ("nomic-bert" and others give
