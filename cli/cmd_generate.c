@@ -3,7 +3,7 @@
  * debugging tool; answering questions is `lore ask`).
  */
 #include "cli/cli.h"
-#include "engine/model.h"
+#include "engine/engine.h"
 
 #include <getopt.h>
 #include <stdio.h>

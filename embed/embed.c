@@ -17,7 +17,7 @@
  *   eng_bert_encode(batch) ──► pooled[k] ──copy──► out[order[k]]
  */
 #include "embed/embed.h"
-#include "engine/bert.h"
+#include "engine/engine.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -28,7 +28,7 @@
  * tensors (norms, biases) and the position / token-type tables are copied to
  * F32 at load.
  */
-#include "engine/bert.h"
+#include "engine/engine.h"
 #include "engine/kernels.h"
 
 #include <math.h>

@@ -284,4 +284,186 @@ int32_t eng_tok_find(const struct eng_tok *t, const char *text, size_t len);
 const char *eng_tok_model_name(const struct eng_tok *t);
 const char *eng_tok_pre_name(const struct eng_tok *t);
 
+
+/* ==== the LLaMA-family decoder (engine/llama.c, engine/sample.c) ======== */
+
+
+
+struct eng_model;
+struct eng_ctx;
+
+enum eng_arch { ENG_ARCH_LLAMA = 1, ENG_ARCH_QWEN2 = 2 };
+
+struct eng_hparams {
+    int arch;            /* enum eng_arch */
+    int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
+    int n_rot;           /* rotary dims per head */
+    int rope_neox;       /* 1: pairs (i, i + n_rot/2); 0: adjacent pairs */
+    float rope_base, rope_freq_scale, norm_eps;
+    int tied_output;
+};
+
+/* Opens a GGUF decoder model (mmapped; weights are used in place). Errors
+ * name the problem: unknown architecture, missing tensor, bad shape, a
+ * tensor type without kernels. Caller frees with eng_model_free. */
+int eng_model_open(const char *path, struct eng_model **out, struct lore_err *e);
+void eng_model_free(struct eng_model *m);
+const struct eng_hparams *eng_model_hparams(const struct eng_model *m);
+/* The model's tokenizer, owned by the model. */
+const struct eng_tok *eng_model_tok(const struct eng_model *m);
+enum eng_chat_family eng_model_chat_family(const struct eng_model *m);
+
+/* A context: KV cache for n_ctx positions (0 = the model's training
+ * context, capped at 4096) and a thread pool of n_threads (0 = physical
+ * cores). Caller frees with eng_ctx_free. */
+int eng_ctx_new(struct eng_model *m, int n_ctx, int n_threads, struct eng_ctx **out,
+                struct lore_err *e);
+void eng_ctx_free(struct eng_ctx *c);
+int eng_ctx_n_ctx(const struct eng_ctx *c);
+const struct eng_model *eng_ctx_model(const struct eng_ctx *c);
+int eng_ctx_n_past(const struct eng_ctx *c);
+/* Forgets positions >= n_past (0 clears the cache). */
+void eng_ctx_rewind(struct eng_ctx *c, int n_past);
+
+/* Runs n tokens at positions n_past.. and appends them to the cache.
+ * logits: NULL, or n_vocab floats for the last token — or, with all_logits,
+ * n × n_vocab floats, one row per token. LORE_ELIMIT when the context
+ * would overflow (nothing is changed then). */
+int eng_decode(struct eng_ctx *c, const int32_t *ids, int n, float *logits, int all_logits,
+               struct lore_err *e);
+
+/* ---- sampling ------------------------------------------------------------- */
+
+struct eng_sampler_opts {
+    float temp;            /* <= 0: greedy */
+    int top_k;             /* 0 = off */
+    float top_p;           /* 1 = off */
+    float min_p;           /* 0 = off */
+    float repeat_penalty;  /* 1 = off */
+    int repeat_last_n;     /* tokens of history the penalty looks at */
+    uint64_t seed;
+};
+
+struct eng_sampler;
+void eng_sampler_opts_default(struct eng_sampler_opts *o);
+int eng_sampler_new(const struct eng_sampler_opts *o, int n_vocab, struct eng_sampler **out);
+void eng_sampler_free(struct eng_sampler *s);
+/* Picks the next id from logits (modified in place). history: ids so far. */
+int32_t eng_sample(struct eng_sampler *s, float *logits, const int32_t *history, int n_hist);
+
+/* ---- chat templates --------------------------------------------------------- */
+
+struct eng_chat_msg {
+    const char *role;      /* "system", "user", "assistant" */
+    const char *content;
+};
+
+/* Renders messages in the family's format, ending with the assistant's
+ * turn opener when add_assistant. Appends to out. */
+int eng_chat_render(enum eng_chat_family f, const struct eng_chat_msg *msgs, size_t n,
+                    int add_assistant, struct lore_buf *out);
+
+/* ---- generation ---------------------------------------------------------------- */
+
+/* Called with each new piece of text; return non-zero to stop. */
+typedef int (*eng_on_text)(void *ud, const char *text, size_t len);
+
+struct eng_gen_opts {
+    int n_predict;            /* max new tokens */
+    struct eng_sampler_opts sampling;
+    const char *const *stop;  /* stop strings (not included in the output) */
+    size_t n_stop;
+    int ignore_eos;
+    eng_on_text on_text;
+    void *ud;
+};
+
+struct eng_gen_result {
+    int32_t *tokens;          /* generated ids; caller frees with free() */
+    int n_tokens;
+    char *text;               /* caller frees with free() */
+    size_t text_len;
+    double prompt_ms, gen_ms;
+    int n_prompt;
+    const char *stop_reason;  /* "eos", "stop", "length", "callback" */
+};
+
+void eng_gen_opts_default(struct eng_gen_opts *o);
+/* Clears the cache, runs the prompt as one batched pass, then samples up to
+ * n_predict tokens, streaming text through on_text. */
+int eng_generate(struct eng_ctx *c, const int32_t *prompt, int n_prompt,
+                 const struct eng_gen_opts *o, struct eng_gen_result *r, struct lore_err *e);
+void eng_gen_result_release(struct eng_gen_result *r);
+
+
+/* ==== the BERT encoder (engine/bert.c) ===================================== */
+
+
+
+struct eng_bert;
+struct eng_bert_ctx;
+
+/* Values of GGUF <arch>.pooling_type (llama.cpp's enum llama_pooling_type). */
+enum eng_bert_pooling {
+    ENG_BERT_POOL_NONE = 0,  /* per-token hidden states only */
+    ENG_BERT_POOL_MEAN = 1,  /* mean over every token, CLS and SEP included */
+    ENG_BERT_POOL_CLS = 2,   /* the first token's (CLS) hidden state */
+    ENG_BERT_POOL_LAST = 3,  /* the last token's (SEP) hidden state */
+};
+
+struct eng_bert_hparams {
+    char arch[32];        /* general.architecture: "bert" */
+    char name[128];       /* general.name, "" when absent */
+    int n_vocab;          /* tokenizer size = token_embd rows */
+    int n_ctx_train;      /* bert.context_length = position_embd rows */
+    int n_embd;           /* bert.embedding_length */
+    int n_layer;          /* bert.block_count */
+    int n_head;           /* bert.attention.head_count */
+    int head_dim;         /* n_embd / n_head */
+    int n_ff;             /* bert.feed_forward_length */
+    int n_token_types;    /* token_types rows (>= 1; type 0 is always used) */
+    float norm_eps;       /* bert.attention.layer_norm_epsilon */
+    int pooling;          /* enum eng_bert_pooling from the file; MEAN when absent or NONE */
+};
+
+/* Opens a BERT GGUF: checks the architecture ("nomic-bert" and others give
+ * LORE_EUNSUPPORTED), the hyper-parameters, every tensor's presence, shape
+ * and type (LORE_EFORMAT naming the tensor), and builds the WordPiece
+ * tokenizer. Caller frees *out with eng_bert_free. */
+int eng_bert_open(const char *path, struct eng_bert **out, struct lore_err *e);
+void eng_bert_free(struct eng_bert *m);
+
+/* Owned by m; valid until eng_bert_free. */
+const struct eng_bert_hparams *eng_bert_hparams(const struct eng_bert *m);
+const struct eng_tok *eng_bert_tok(const struct eng_bert *m);
+const struct eng_gguf *eng_bert_gguf(const struct eng_bert *m);
+/* The type of the big matrices (of blk.0.ffn_up), e.g. ENG_GGML_Q8_0. */
+int eng_bert_weight_type(const struct eng_bert *m);
+
+/* A context for batches of up to max_tokens tokens in all (<= 0: the
+ * model's context length; at least that is always allowed, so any single
+ * sequence fits) and n_threads threads (<= 0: physical cores). All scratch is
+ * allocated here: a forward pass allocates nothing. Caller frees with
+ * eng_bert_ctx_free; m must outlive it. */
+int eng_bert_ctx_new(struct eng_bert *m, int max_tokens, int n_threads,
+                     struct eng_bert_ctx **out, struct lore_err *e);
+void eng_bert_ctx_free(struct eng_bert_ctx *c);
+int eng_bert_ctx_max_tokens(const struct eng_bert_ctx *c);
+
+/* Encodes n_seq sequences whose ids are stored back to back in ids (lens[s]
+ * ids each; 1 <= lens[s] <= n_ctx_train; the sum <= max_tokens).
+ *   hidden: NULL, or [sum lens][n_embd] floats: the last layer's output per
+ *           token, unnormalised, in the order of ids;
+ *   pooled: NULL, or [n_seq][n_embd] floats: each sequence pooled with
+ *           `pooling` (MEAN/CLS/LAST) and L2-normalised.
+ * LORE_EINVAL for an id outside the vocabulary, a bad length or pooling. */
+int eng_bert_encode(struct eng_bert_ctx *c, const int32_t *ids, const int *lens,
+                    int n_seq, int pooling, float *hidden, float *pooled,
+                    struct lore_err *e);
+
+/* llama.cpp's GELU (tanh approximation looked up in an F16 table); exposed
+ * for the unit test. */
+float eng_bert_gelu(const struct eng_bert *m, float x);
+
+
 #endif

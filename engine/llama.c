@@ -19,7 +19,7 @@
  * GGUF stores a matrix with ne[0] = input size (the row length) and ne[1] =
  * output size (rows). The KV cache is F32, laid out [layer][pos][n_kv*hd].
  */
-#include "engine/model.h"
+#include "engine/engine.h"
 #include "engine/kernels.h"
 #include "engine/vecf.h"
 

@@ -6,7 +6,7 @@
  * Sampling order: repetition penalty → (greedy if temp <= 0) → top-k →
  * temperature → softmax → top-p → min-p → draw with a seeded xorshift PRNG.
  */
-#include "engine/model.h"
+#include "engine/engine.h"
 
 #include <math.h>
 #include <stdlib.h>

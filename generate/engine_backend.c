@@ -3,7 +3,7 @@
  * own engine, prompted through the model's chat template.
  */
 #include "generate/generate.h"
-#include "engine/model.h"
+#include "engine/engine.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -23,7 +23,7 @@
 #include <jansson.h>
 
 #include "embed/embed.h"
-#include "engine/bert.h"
+#include "engine/engine.h"
 
 static char g_models[1024];
 static char g_golden[1100];

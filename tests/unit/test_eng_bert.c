@@ -27,7 +27,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "engine/bert.h"
+#include "engine/engine.h"
 #include "engine/kernels.h"
 
 static char g_models[1024];

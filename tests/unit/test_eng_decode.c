@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/model.h"
+#include "engine/engine.h"
 
 struct variant {
     const char *dir, *tag, *model, *models_env;

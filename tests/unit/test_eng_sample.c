@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/model.h"
+#include "engine/engine.h"
 
 static void test_greedy_and_topk1(void **s)
 {
