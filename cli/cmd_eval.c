@@ -218,16 +218,6 @@ static int cmp_qrel(const void *x, const void *y)
     return c ? c : b->rel - a->rel;
 }
 
-static int rm_rf_kb(const char *dir)
-{
-    char p[4200];
-    const char *files[] = {"lore.db", "lore.db-wal", "lore.db-shm", "lock", "vectors.faiss"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-        unlink(p);
-    }
-    return rmdir(dir);
-}
 
 int cmd_eval(struct cli *c, int argc, char **argv)
 {
@@ -338,7 +328,7 @@ int cmd_eval(struct cli *c, int argc, char **argv)
         if (rc || read_lines(corpus, add_corpus_doc, &b) || idx_commit(kb, &e)) {
             idx_close(kb);
             if (made_tmp)
-                rm_rf_kb(kbdir);
+                idx_remove(kbdir);
             return e.msg[0] ? cli_fail_err(&e) : 1;
         }
         if (!json)
@@ -349,7 +339,7 @@ int cmd_eval(struct cli *c, int argc, char **argv)
         if (!embed_model) {
             idx_close(kb);
             if (made_tmp)
-                rm_rf_kb(kbdir);
+                idx_remove(kbdir);
             return cli_fail("eval: --mode %s needs --embed-model FILE.gguf", mode), 2;
         }
         struct emb_opts eo;
@@ -361,7 +351,7 @@ int cmd_eval(struct cli *c, int argc, char **argv)
             emb_close(em);
             idx_close(kb);
             if (made_tmp)
-                rm_rf_kb(kbdir);
+                idx_remove(kbdir);
             return cli_fail_err(&e);
         }
         if (!json && done)
@@ -460,7 +450,7 @@ int cmd_eval(struct cli *c, int argc, char **argv)
     emb_close(em);
     idx_close(kb);
     if (made_tmp)
-        rm_rf_kb(kbdir);
+        idx_remove(kbdir);
     for (size_t i = 0; i < ql.n; i++) {
         free(ql.v[i].id);
         free(ql.v[i].text);

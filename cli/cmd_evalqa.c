@@ -42,16 +42,6 @@ static void norm(const char *s, struct lore_buf *out)
         lore_buf_puts(out, "");
 }
 
-static void rm_kb(const char *dir)
-{
-    char p[4200];
-    const char *f[] = {"lore.db", "lore.db-wal", "lore.db-shm", "lock", "vectors.faiss"};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, f[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-}
 
 int cmd_eval_qa(struct cli *c, int argc, char **argv)
 {
@@ -225,7 +215,7 @@ int cmd_eval_qa(struct cli *c, int argc, char **argv)
     gen_backend_free(g);
     idx_close(kb);
     if (made_tmp)
-        rm_kb(kbdir);
+        idx_remove(kbdir);
     json_decref(root);
     if (rc)
         return cli_fail_err(&e);

@@ -26,6 +26,9 @@ enum idx_open_flags {
  * LORE_ECORRUPT (not a lore database), LORE_EVERSION (newer schema). */
 int idx_open(const char *dir, int flags, struct idx_kb **out, struct lore_err *e);
 void idx_close(struct idx_kb *kb);
+/* Deletes a (closed) knowledge base's files and its folder, if nothing else
+ * is in it: for temporary knowledge bases such as lore eval's. */
+int idx_remove(const char *dir);
 const char *idx_dir(const struct idx_kb *kb);
 int idx_schema_version(void);
 

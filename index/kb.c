@@ -233,6 +233,17 @@ fail:
     return rc;
 }
 
+int idx_remove(const char *dir)
+{
+    static const char *const files[] = {"lore.db", "lore.db-wal", "lore.db-shm", "lock", "vectors.faiss"};
+    char p[4200];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    return rmdir(dir) == 0 ? 0 : LORE_EIO;
+}
+
 void idx_close(struct idx_kb *kb)
 {
     if (!kb)
