@@ -32,6 +32,7 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
+#include <faiss/impl/DistanceComputer.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/index_io.h>
@@ -41,6 +42,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -271,9 +273,99 @@ int faiss_read_index(FILE *f, int io_flags, FaissIndex **p_out)
  * either case, over the C++ objects the handles are. Errors are reported
  * through lore_faiss_last_error(), kept separately from the C API's. */
 
+extern "C" {
+#include "engine/vecf.h"
+}
+
 namespace {
 
 thread_local char lore_error[512] = "";
+
+/* The distance computer of FastFlat: the engine's SIMD dot product
+ * (eng_vecf_get()->dot, AVX2 / AVX-512 picked at run time) instead of
+ * Debian's generic libfaiss one, which is scalar; HNSW construction and
+ * search spend nearly all their time here. L2 is ‖q‖² + ‖x‖² − 2 q·x with
+ * the rows' squared norms kept by FastFlat; inner product is q·x (FAISS
+ * negates it for HNSW, as it does its own). */
+struct FastFlat;
+
+struct FastDis : faiss::FlatCodesDistanceComputer {
+    const float *xb;
+    const float *norms;
+    int d;
+    bool l2;
+    float (*dot)(const float *, const float *, int);
+    const float *q = nullptr;
+    float qn = 0;
+
+    FastDis(const float *xb_, const float *norms_, size_t code_size_, int d_, bool l2_)
+        : faiss::FlatCodesDistanceComputer(reinterpret_cast<const uint8_t *>(xb_), code_size_), xb(xb_),
+          norms(norms_), d(d_), l2(l2_), dot(eng_vecf_get()->dot)
+    {
+    }
+    void set_query(const float *x) override
+    {
+        q = x;
+        qn = l2 ? dot(x, x, d) : 0;
+    }
+    float distance_to_code(const uint8_t *code) override
+    {
+        const float *x = reinterpret_cast<const float *>(code);
+        float ip = dot(q, x, d);
+        if (!l2)
+            return ip;
+        float r = qn + norms[(x - xb) / d] - 2 * ip;
+        return r > 0 ? r : 0;
+    }
+    float symmetric_dis(idx_t i, idx_t j) override
+    {
+        float ip = dot(xb + i * d, xb + j * d, d);
+        if (!l2)
+            return ip;
+        float r = norms[i] + norms[j] - 2 * ip;
+        return r > 0 ? r : 0;
+    }
+};
+
+/* An IndexFlat with FastDis as its distance computer, the storage of lore's
+ * HNSW indexes. write_index sees a plain IndexFlat (it goes by
+ * dynamic_cast), so vectors.faiss keeps FAISS's format; after a load
+ * lore_faiss_prepare puts a FastFlat back in. */
+struct FastFlat : faiss::IndexFlat {
+    std::vector<float> norms; // squared norms of the rows (L2 only)
+
+    FastFlat(int d_, faiss::MetricType m) : faiss::IndexFlat(d_, m) {}
+
+    void update_norms()
+    {
+        if (metric_type != faiss::METRIC_L2) {
+            norms.clear();
+            return;
+        }
+        size_t n0 = norms.size(), n = static_cast<size_t>(ntotal);
+        if (n0 > n)
+            n0 = 0;
+        norms.resize(n);
+        const float *x = get_xb();
+        auto dot = eng_vecf_get()->dot;
+        for (size_t i = n0; i < n; i++)
+            norms[i] = dot(x + i * d, x + i * d, d);
+    }
+    void add(idx_t n, const float *x) override
+    {
+        faiss::IndexFlat::add(n, x);
+        update_norms();
+    }
+    void reset() override
+    {
+        faiss::IndexFlat::reset();
+        norms.clear();
+    }
+    faiss::FlatCodesDistanceComputer *get_FlatCodesDistanceComputer() const override
+    {
+        return new FastDis(get_xb(), norms.data(), code_size, d, metric_type == faiss::METRIC_L2);
+    }
+};
 
 template <class F> int lore_guarded(F &&f) noexcept
 {
@@ -309,9 +401,34 @@ int lore_faiss_hnsw_new(FaissIndex **out, int d, int m, int ef_construction)
 {
     return lore_guarded([&] {
         *out = nullptr;
-        auto *h = new faiss::IndexHNSWFlat(d, m, faiss::METRIC_INNER_PRODUCT);
+        /* L2 over unit vectors ranks as inner product does (‖q − x‖² =
+         * 2 − 2 q·x); lore_faiss_search1 turns the distances back into
+         * inner products */
+        auto *h = new faiss::IndexHNSWFlat(d, m, faiss::METRIC_L2);
         h->hnsw.efConstruction = ef_construction;
+        auto *fast = new FastFlat(d, faiss::METRIC_L2);
+        delete h->storage;
+        h->storage = fast;
         *out = handle(h);
+    });
+}
+
+int lore_faiss_prepare(FaissIndex *map)
+{
+    return lore_guarded([&] {
+        auto *h = dynamic_cast<faiss::IndexHNSW *>(const_cast<faiss::Index *>(sub_of(map)));
+        /* read_index makes the storage an IndexFlatL2 / IndexFlatIP */
+        auto *old = h ? dynamic_cast<faiss::IndexFlat *>(h->storage) : nullptr;
+        if (!old || dynamic_cast<FastFlat *>(old))
+            return;
+        auto *fast = new FastFlat(static_cast<int>(old->d), old->metric_type);
+        fast->codes.swap(old->codes);
+        fast->ntotal = old->ntotal;
+        fast->update_norms();
+        if (h->own_fields)
+            delete old;
+        h->storage = fast;
+        h->own_fields = true;
     });
 }
 
@@ -351,6 +468,12 @@ int lore_faiss_search1(const FaissIndex *index, const float *q, idx_t k, float *
     omp_set_num_threads(1);
     int rc = lore_guarded([&] {
         ix(index)->search(1, q, k, distances, reinterpret_cast<faiss::Index::idx_t *>(labels));
+        /* an HNSW over L2 (unit vectors): back to inner products */
+        auto *h = dynamic_cast<const faiss::IndexHNSW *>(sub_of(index));
+        if (h && h->metric_type == faiss::METRIC_L2)
+            for (idx_t i = 0; i < k; i++)
+                if (labels[i] >= 0)
+                    distances[i] = 1.0f - distances[i] / 2;
     });
     omp_set_num_threads(nt);
     return rc;

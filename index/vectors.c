@@ -19,7 +19,8 @@
  * own scan of an int8 copy of its rows with an exact error bound and an
  * exact re-scoring of the few rows the bound leaves (exact_topk), on two
  * threads for large sets — or, from vec_hnsw_threshold vectors on (meta,
- * default 200000), an IndexIDMap2 over an IndexHNSWFlat (inner product),
+ * default 200000), an IndexIDMap2 over an IndexHNSWFlat (L2, which over
+ * unit vectors ranks as inner product; scores come back as inner products),
  * approximate, whose deleted rows are marked in place (id -1) until a
  * rebuild. Either is held in memory per open kb and
  * made lazily on the first vector search: read from KB_DIR/vectors.faiss
@@ -74,7 +75,10 @@
 #define KIND_FLAT 0
 #define KIND_HNSW 1
 #define HNSW_THRESHOLD_DEF 200000
-#define HNSW_M_DEF 32
+/* M 64 rather than FAISS's usual 32: on 384-d unit vectors it lifts recall
+ * at a given efSearch far more than a larger efConstruction does, for the
+ * same build time (docs/benchmarks.md, "Vector search") */
+#define HNSW_M_DEF 64
 #define HNSW_EFC_DEF 64
 #define HNSW_EF_DEF 160
 
@@ -1047,7 +1051,11 @@ static int index_load(struct idx_kb *kb, struct vstate *s, int dim, int64_t gen,
     if (!ix)
         return 0;
     int kind = faiss_IndexIDMap2_cast(ix) ? lore_faiss_kind(ix) : -1;
-    if (kind < 0 || faiss_Index_d(ix) != dim || faiss_Index_metric_type(ix) != METRIC_INNER_PRODUCT) {
+    /* flat: inner product; HNSW: L2 over the unit vectors (inner product
+     * in files written before that) */
+    FaissMetricType mt = kind >= 0 ? faiss_Index_metric_type(ix) : METRIC_INNER_PRODUCT;
+    if (kind < 0 || faiss_Index_d(ix) != dim ||
+        !(mt == METRIC_INNER_PRODUCT || (kind == KIND_HNSW && mt == METRIC_L2)) || lore_faiss_prepare(ix)) {
         faiss_Index_free(ix);
         return 0;
     }

@@ -27,14 +27,21 @@ extern "C" {
 struct FaissIndex_H;
 /* The message of the last failing lore_faiss_* call on this thread. */
 const char *lore_faiss_last_error(void);
-/* A new IndexHNSWFlat (inner product, m links per node) in *out; -1 on error. */
+/* A new IndexHNSWFlat (L2, which over unit vectors ranks as inner product;
+ * m links per node) in *out, its storage an IndexFlat whose distances use
+ * the engine's SIMD dot product; -1 on error. */
 int lore_faiss_hnsw_new(struct FaissIndex_H **out, int d, int m, int ef_construction);
+/* After a load: gives an IndexIDMap2 over an IndexHNSWFlat the SIMD
+ * storage lore_faiss_hnsw_new uses (no-op for other indexes); -1 on error. */
+int lore_faiss_prepare(struct FaissIndex_H *map);
 /* The kind of index an IndexIDMap2 wraps: 0 IndexFlat, 1 IndexHNSWFlat, -1 other. */
 int lore_faiss_kind(const struct FaissIndex_H *map);
 /* The float vectors an IndexIDMap2 over IndexFlat or IndexHNSWFlat holds:
  * *xb = n × d floats, row i being id_map[i]'s vector. -1 if neither. */
 int lore_faiss_vectors(const struct FaissIndex_H *map, const float **xb, size_t *n);
-/* faiss_Index_search of one query, run on the calling thread only. */
+/* faiss_Index_search of one query, run on the calling thread only. For an
+ * HNSW over L2 the distances are turned back into inner products,
+ * 1 − d²/2 (exact for unit vectors), so callers always see inner products. */
 int lore_faiss_search1(const struct FaissIndex_H *index, const float *q, int64_t k, float *distances,
                        int64_t *labels);
 /* Sets efSearch of the IndexHNSWFlat an IndexIDMap2 wraps (no-op otherwise). */

@@ -3,7 +3,7 @@
  * "Vector search").
  *
  *   bench_vectors [-n N] [-d DIM] [-q QUERIES] [-w WORDS] [-c] [-e EF,EF,..]
- *                 [--no-hnsw] [--no-hybrid] [--keep DIR]
+ *                 [-m M] [-E EFC] [--no-hnsw] [--no-hybrid] [--keep DIR]
  *
  * Builds a temporary knowledge base of N chunks (documents of 100 chunks,
  * WORDS synthetic words of text each, Zipf-like) with one unit vector each:
@@ -15,7 +15,8 @@
  *   hybrid  idx_search_hybrid (BM25 on two or three words ∥ vectors)
  *   hnsw    vec_hnsw_threshold set to 1, so the index is rebuilt as HNSW:
  *           build time, then for each efSearch p50 / p99 and recall@10
- *           against the exact top 10.
+ *           against the exact top 10. -m / -E set vec_hnsw_m and
+ *           vec_hnsw_ef_construction (defaults 64 / 64).
  */
 #include <math.h>
 #include <stdint.h>
@@ -107,7 +108,7 @@ int main(int argc, char **argv)
 {
     long n = 100000;
     int nq = 200, words = 40, hnsw = 1, hybrid = 1;
-    const char *efs = "64,128,160,256", *keep = NULL;
+    const char *efs = "64,128,160,256", *keep = NULL, *hnsw_m = NULL, *hnsw_efc = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-n") && i + 1 < argc)
             n = atol(argv[++i]);
@@ -119,6 +120,10 @@ int main(int argc, char **argv)
             words = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-e") && i + 1 < argc)
             efs = argv[++i];
+        else if (!strcmp(argv[i], "-m") && i + 1 < argc)
+            hnsw_m = argv[++i];
+        else if (!strcmp(argv[i], "-E") && i + 1 < argc)
+            hnsw_efc = argv[++i];
         else if (!strcmp(argv[i], "-c"))
             clustered = 1;
         else if (!strcmp(argv[i], "--no-hnsw"))
@@ -129,7 +134,7 @@ int main(int argc, char **argv)
             keep = argv[++i];
         else {
             fprintf(stderr, "usage: bench_vectors [-n N] [-d DIM] [-q QUERIES] [-w WORDS] [-c] [-e EF,..] "
-                            "[--no-hnsw] [--no-hybrid] [--keep DIR]\n");
+                            "[-m M] [-E EFC] [--no-hnsw] [--no-hybrid] [--keep DIR]\n");
             return 2;
         }
     }
@@ -268,15 +273,17 @@ int main(int argc, char **argv)
     }
 
     if (hnsw) {
-        if (idx_meta_set(kb, "vec_hnsw_threshold", "1", &e))
+        if (idx_meta_set(kb, "vec_hnsw_threshold", "1", &e) ||
+            (hnsw_m && idx_meta_set(kb, "vec_hnsw_m", hnsw_m, &e)) ||
+            (hnsw_efc && idx_meta_set(kb, "vec_hnsw_ef_construction", hnsw_efc, &e)))
             die("meta", &e);
         t0 = now();
         if (idx_search_vector(kb, qs, dim, 10, NULL, &h, &e))
             die("search", &e);
         idx_hits_free(h);
         idx_vectors_info(kb, &info, &e);
-        printf("  hnsw: build %.1f s (M and efConstruction from meta, defaults 32/64), hnsw %d\n",
-               now() - t0, info.hnsw);
+        printf("  hnsw: build %.1f s (M %s, efConstruction %s), hnsw %d\n", now() - t0,
+               hnsw_m ? hnsw_m : "64", hnsw_efc ? hnsw_efc : "64", info.hnsw);
         char buf[256];
         snprintf(buf, sizeof buf, "%s", efs);
         for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
