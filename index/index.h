@@ -285,14 +285,15 @@ int idx_meta_set(struct idx_kb *kb, const char *key, const char *val, struct lor
 
 /* ---- vector search options ----------------------------------------------------
  *
- * Up to vec_hnsw_threshold vectors (meta key, default 200000) the in-memory
+ * Up to vec_hnsw_threshold vectors (meta key, default 1000000) the in-memory
  * index is exact: IDMap2,Flat (inner product), searched by a scan of an int8
  * copy of its rows with an error bound, the few rows the bound cannot rule
  * out then scored exactly, so results equal a brute force. From that size on
  * it is HNSW (IDMap2,HNSWFlat over L2 — the same ranking as inner product on
  * unit vectors; scores are still inner products — with SIMD distances; meta
  * vec_hnsw_m, default 64, vec_hnsw_ef_construction, default 64,
- * vec_hnsw_ef_search, default 160), approximate; vectors.faiss then
+ * vec_hnsw_ef_search, default 1200: recall@10 >= 0.95 even on uniformly
+ * random vectors), approximate; vectors.faiss then
  * holds the graph, under the same stamp. Deleted vectors are dropped from
  * HNSW in place and filtered; it is rebuilt once they are a quarter of it.
  * The meta keys are read at each search (idx_meta_set changes them; the

@@ -19,7 +19,7 @@
  * own scan of an int8 copy of its rows with an exact error bound and an
  * exact re-scoring of the few rows the bound leaves (exact_topk), on two
  * threads for large sets — or, from vec_hnsw_threshold vectors on (meta,
- * default 200000), an IndexIDMap2 over an IndexHNSWFlat (L2, which over
+ * default 1000000), an IndexIDMap2 over an IndexHNSWFlat (L2, which over
  * unit vectors ranks as inner product; scores come back as inner products),
  * approximate, whose deleted rows are marked in place (id -1) until a
  * rebuild. Either is held in memory per open kb and
@@ -74,13 +74,13 @@
  * index.h): exact up to vec_hnsw_threshold vectors, HNSW from there on. */
 #define KIND_FLAT 0
 #define KIND_HNSW 1
-#define HNSW_THRESHOLD_DEF 200000
+#define HNSW_THRESHOLD_DEF 1000000
 /* M 64 rather than FAISS's usual 32: on 384-d unit vectors it lifts recall
  * at a given efSearch far more than a larger efConstruction does, for the
  * same build time (docs/benchmarks.md, "Vector search") */
 #define HNSW_M_DEF 64
 #define HNSW_EFC_DEF 64
-#define HNSW_EF_DEF 160
+#define HNSW_EF_DEF 1200
 
 /* exact search: rows per work item, and the size from which a second
  * thread scans half of them */
