@@ -358,96 +358,33 @@ done:
 
 /* ---- merging --------------------------------------------------------------------- */
 
-struct sym {
-    int32_t prev, next;
-    uint32_t off, n;
-};
-
-struct bigram {
-    int32_t left, right;
-    int32_t rank;
-    uint32_t size;
-};
-
-struct heap {
-    struct bigram *v;
-    size_t n, cap;
-};
-
-static int before(const struct bigram *a, const struct bigram *b)
-{
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static int heap_push(struct heap *h, struct bigram x)
-{
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        struct bigram *v = realloc(h->v, cap * sizeof *v);
-        if (!v)
-            return LORE_ENOMEM;
-        h->v = v;
-        h->cap = cap;
-    }
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!before(&x, &h->v[p]))
-            break;
-        h->v[i] = h->v[p];
-        i = p;
-    }
-    h->v[i] = x;
-    return 0;
-}
-
-static struct bigram heap_pop(struct heap *h)
-{
-    struct bigram top = h->v[0], x = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && before(&h->v[c + 1], &h->v[c]))
-            c++;
-        if (!before(&h->v[c], &x))
-            break;
-        h->v[i] = h->v[c];
-        i = c;
-    }
-    if (h->n)
-        h->v[i] = x;
-    return top;
-}
-
-static int try_pair(const struct eng_tok *t, const char *w, const struct sym *sy,
-                    int32_t l, int32_t r, struct heap *h)
+static int try_pair(const struct eng_tok *t, const char *w, const struct tok_sym *sy,
+                    int32_t l, int32_t r, struct tok_heap *h)
 {
     if (l < 0 || r < 0)
         return 0;
     int32_t rank = tok_merge_rank(t, w + sy[l].off, sy[l].n, w + sy[r].off, sy[r].n);
     if (rank < 0)
         return 0;
-    return heap_push(h, (struct bigram){l, r, rank, sy[l].n + sy[r].n});
+    return tok_heap_push(h, (struct tok_bigram){l, r, (double)rank, sy[l].n + sy[r].n});
 }
 
 /* BPE over one byte-encoded word w[0..n); appends ids. sy has room for n. */
 static int merge_word(const struct eng_tok *t, const char *w, size_t n,
-                      struct sym *sy, struct heap *h, struct ivec *out)
+                      struct tok_sym *sy, struct tok_heap *h, struct ivec *out)
 {
     int32_t ns = 0;
     int rc;
     h->n = 0;
     if (t->ignore_merges && tok_lookup(t, w, n) >= 0) {
-        sy[0] = (struct sym){-1, -1, 0, (uint32_t)n};
+        sy[0] = (struct tok_sym){-1, -1, 0, (uint32_t)n};
         ns = 1;
     } else {
         for (size_t off = 0; off < n; ns++) {
             size_t cl = tok_utf8_len((unsigned char)w[off]);
             if (cl > n - off)
                 cl = n - off;
-            sy[ns] = (struct sym){ns - 1, -1, (uint32_t)off, (uint32_t)cl};
+            sy[ns] = (struct tok_sym){ns - 1, -1, (uint32_t)off, (uint32_t)cl};
             off += cl;
             if (off < n)
                 sy[ns].next = ns + 1;
@@ -457,8 +394,8 @@ static int merge_word(const struct eng_tok *t, const char *w, size_t n,
         if ((rc = try_pair(t, w, sy, i - 1, i, h)))
             return rc;
     while (h->n) {
-        struct bigram b = heap_pop(h);
-        struct sym *l = &sy[b.left], *r = &sy[b.right];
+        struct tok_bigram b = tok_heap_pop(h);
+        struct tok_sym *l = &sy[b.left], *r = &sy[b.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
             continue;
         l->n += r->n;
@@ -513,10 +450,10 @@ int tok_bpe_encode(const struct eng_tok *t, const char *text, size_t len,
 {
     struct subject sj = {0};
     struct spanv words = {0};
-    struct heap h = {0};
+    struct tok_heap h = {0};
     uint32_t *cps = NULL;
     char *w = NULL;
-    struct sym *sy = NULL;
+    struct tok_sym *sy = NULL;
     uint32_t n_cp = 0;
     int rc = 0;
 

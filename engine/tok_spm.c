@@ -17,86 +17,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct sym {
-    int32_t prev, next;
-    uint32_t off, n;        /* span of the escaped text; n == 0 once merged away */
-};
-
-struct bigram {
-    int32_t left, right;
-    float score;
-    uint32_t size;
-};
-
-struct heap {
-    struct bigram *v;
-    size_t n, cap;
-};
-
-/* a comes out before b: higher score, then the leftmost */
-static int before(const struct bigram *a, const struct bigram *b)
-{
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static int heap_push(struct heap *h, struct bigram x)
-{
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        struct bigram *v = realloc(h->v, cap * sizeof *v);
-        if (!v)
-            return LORE_ENOMEM;
-        h->v = v;
-        h->cap = cap;
-    }
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!before(&x, &h->v[p]))
-            break;
-        h->v[i] = h->v[p];
-        i = p;
-    }
-    h->v[i] = x;
-    return 0;
-}
-
-static struct bigram heap_pop(struct heap *h)
-{
-    struct bigram top = h->v[0], x = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && before(&h->v[c + 1], &h->v[c]))
-            c++;
-        if (!before(&h->v[c], &x))
-            break;
-        h->v[i] = h->v[c];
-        i = c;
-    }
-    if (h->n)
-        h->v[i] = x;
-    return top;
-}
-
-static int try_pair(const struct eng_tok *t, const char *s, const struct sym *sy,
-                    int32_t l, int32_t r, struct heap *h)
+static int try_pair(const struct eng_tok *t, const char *s, const struct tok_sym *sy,
+                    int32_t l, int32_t r, struct tok_heap *h)
 {
     if (l < 0 || r < 0)
         return 0;
     int32_t id = tok_lookup(t, s + sy[l].off, sy[l].n + sy[r].n);
     if (id < 0)
         return 0;
-    return heap_push(h, (struct bigram){l, r, t->score[id], sy[l].n + sy[r].n});
+    /* the heap pops the lowest key first: the highest score */
+    return tok_heap_push(h, (struct tok_bigram){l, r, -(double)t->score[id], sy[l].n + sy[r].n});
 }
 
 int tok_spm_encode(const struct eng_tok *t, const char *text, size_t len,
                    bool prefix_space, struct ivec *out)
 {
-    struct heap h = {0};
-    struct sym *sy = NULL;
+    struct tok_heap h = {0};
+    struct tok_sym *sy = NULL;
     char *s = NULL;
     size_t n = 0;
     int rc = 0;
@@ -133,7 +70,7 @@ int tok_spm_encode(const struct eng_tok *t, const char *text, size_t len,
         size_t cl = tok_utf8_len((unsigned char)s[off]);
         if (cl > n - off)
             cl = n - off;
-        sy[ns] = (struct sym){ns - 1, -1, (uint32_t)off, (uint32_t)cl};
+        sy[ns] = (struct tok_sym){ns - 1, -1, (uint32_t)off, (uint32_t)cl};
         off += cl;
         if (off < n)
             sy[ns].next = ns + 1;
@@ -143,8 +80,8 @@ int tok_spm_encode(const struct eng_tok *t, const char *text, size_t len,
             goto done;
 
     while (h.n) {
-        struct bigram b = heap_pop(&h);
-        struct sym *l = &sy[b.left], *r = &sy[b.right];
+        struct tok_bigram b = tok_heap_pop(&h);
+        struct tok_sym *l = &sy[b.left], *r = &sy[b.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
             continue;               /* stale: one side was merged since */
         l->n += r->n;
