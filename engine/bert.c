@@ -40,14 +40,8 @@
  * buffer to ATT_QB × n_ctx floats even for long-context models. */
 #define ATT_QB 64
 
-struct bert_w {
-    int type;
-    const void *data;
-    int64_t ne0, ne1;     /* row length, rows */
-};
-
 struct bert_layer {
-    struct bert_w wq, wk, wv, wo, up, down;  /* [E→E] ×4, [E→F], [F→E] */
+    struct eng_weight wq, wk, wv, wo, up, down;  /* [E→E] ×4, [E→F], [F→E] */
     float *bq, *bk, *bv, *bo;                /* [E] */
     float *bup;                              /* [F] */
     float *bdown;                            /* [E] */
@@ -59,7 +53,7 @@ struct eng_bert {
     struct eng_gguf *g;
     struct eng_tok *tok;
     struct eng_bert_hparams hp;
-    struct bert_w tok_embd;                  /* [V][E], any type with to_float */
+    struct eng_weight tok_embd;                  /* [V][E], any type with to_float */
     float *pos_embd;                         /* [n_ctx_train][E] */
     float *type0;                            /* [E] row 0 of token_types, or NULL */
     float *emb_ln_w, *emb_ln_b;              /* token_embd_norm [E] */
@@ -137,41 +131,14 @@ float eng_bert_gelu(const struct eng_bert *m, float x)
 
 /* ---- loading ----------------------------------------------------------------- */
 
-static int get_w(struct eng_bert *m, const char *name, int64_t ne0, int64_t ne1, struct bert_w *w,
+static int get_w(struct eng_bert *m, const char *name, int64_t ne0, int64_t ne1, struct eng_weight *w,
                  int optional, struct lore_err *e)
 {
-    struct eng_tensor_info ti;
-    memset(w, 0, sizeof *w);
-    if (eng_gguf_find_tensor(m->g, name, &ti) < 0) {
-        if (optional)
-            return 0;
-        return lore_err_set(e, LORE_EFORMAT, "'%s': tensor '%s' is missing", eng_gguf_name(m->g),
-                            name);
-    }
-    uint64_t rows = ti.n_dims >= 2 ? ti.ne[1] : 1;
-    int shape_ok = ti.n_dims <= 2 && (int64_t)ti.ne[0] == ne0 && (ne1 < 0 || (int64_t)rows == ne1);
-    if (!shape_ok)
-        return lore_err_set(e, LORE_EFORMAT,
-                            "'%s': tensor '%s' has shape [%llu, %llu] (%u dims), expected [%lld, %lld]",
-                            eng_gguf_name(m->g), name, (unsigned long long)ti.ne[0],
-                            (unsigned long long)rows, ti.n_dims, (long long)ne0, (long long)ne1);
-    const struct eng_type_info *tt = eng_type_get((int)ti.type);
-    if (!tt || !tt->to_float)
-        return lore_err_set(e, LORE_EUNSUPPORTED,
-                            "'%s': tensor '%s' has type %s, which lore cannot compute with yet",
-                            eng_gguf_name(m->g), name, eng_ggml_type_name(ti.type));
-    if (ne0 % tt->blck)
-        return lore_err_set(e, LORE_EFORMAT, "'%s': tensor '%s': row of %lld is not a multiple of the %s block",
-                            eng_gguf_name(m->g), name, (long long)ne0, tt->name);
-    w->type = (int)ti.type;
-    w->data = ti.data;
-    w->ne0 = ne0;
-    w->ne1 = (int64_t)rows;
-    return 0;
+    return eng_weight_get(m->g, name, ne0, ne1, optional, w, e);
 }
 
 /* A matrix used in eng_matmul: its type must have a kernel. */
-static int get_mat(struct eng_bert *m, const char *name, int64_t ne0, int64_t ne1, struct bert_w *w,
+static int get_mat(struct eng_bert *m, const char *name, int64_t ne0, int64_t ne1, struct eng_weight *w,
                    struct lore_err *e)
 {
     int rc = get_w(m, name, ne0, ne1, w, 0, e);
@@ -188,22 +155,7 @@ static int get_mat(struct eng_bert *m, const char *name, int64_t ne0, int64_t ne
 static int get_f32(struct eng_bert *m, const char *name, int64_t n, int64_t rows, float **out,
                    int optional, struct lore_err *e)
 {
-    struct bert_w w;
-    *out = NULL;
-    int rc = get_w(m, name, n, rows ? -1 : 1, &w, optional, e);
-    if (!rows)
-        rows = 1;
-    if (rc || !w.data)
-        return rc;
-    if (w.ne1 < rows)
-        return lore_err_set(e, LORE_EFORMAT, "'%s': tensor '%s' has %lld rows, expected at least %lld",
-                            eng_gguf_name(m->g), name, (long long)w.ne1, (long long)rows);
-    float *v = malloc((size_t)n * (size_t)rows * sizeof *v);
-    if (!v)
-        return lore_err_set(e, LORE_ENOMEM, "out of memory");
-    eng_type_get(w.type)->to_float(w.data, v, n * rows);
-    *out = v;
-    return 0;
+    return eng_weight_floats(m->g, name, n, rows, optional, out, e);
 }
 
 static int key_int(struct eng_bert *m, const char *k, int *out, int def, struct lore_err *e)
@@ -288,7 +240,7 @@ int eng_bert_open(const char *path, struct eng_bert **out, struct lore_err *e)
     hp->n_vocab = eng_tok_n_vocab(m->tok);
 
     int64_t E = hp->n_embd, F = hp->n_ff;
-    struct bert_w tt;
+    struct eng_weight tt;
     if ((rc = get_w(m, "token_embd.weight", E, hp->n_vocab, &m->tok_embd, 0, e)) ||
         (rc = get_f32(m, "position_embd.weight", E, hp->n_ctx_train, &m->pos_embd, 0, e)) ||
         (rc = get_w(m, "token_types.weight", E, -1, &tt, 1, e)) ||
@@ -607,7 +559,7 @@ static void ffn_out_rows(void *ctx, int64_t b, int64_t e, int worker)
     }
 }
 
-static int matmul(struct eng_bert_ctx *c, const struct bert_w *w, const float *x, int n, float *y,
+static int matmul(struct eng_bert_ctx *c, const struct eng_weight *w, const float *x, int n, float *y,
                   struct lore_err *e)
 {
     return eng_matmul(c->pool, w->type, w->data, w->ne1, w->ne0, x, n, y, e);

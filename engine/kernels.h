@@ -309,4 +309,25 @@ int eng_matmul_k(const struct eng_kernels *k, struct eng_pool *pool, int wtype,
                  const void *w, int64_t rows, int64_t cols, const float *x,
                  int64_t n, float *y, struct lore_err *e);
 
+/* ---- model weights (weights.c) ---------------------------------------------- */
+
+struct eng_gguf;
+
+/* A weight matrix as the model graphs use it: ne0 = row length, ne1 = rows. */
+struct eng_weight {
+    int type;
+    const void *data;     /* into the GGUF mapping */
+    int64_t ne0, ne1;
+};
+
+/* Tensor `name` of shape [ne0, ne1] (ne1 < 0: any number of rows), of a type
+ * lore can compute with and whose rows are whole blocks. A missing tensor is
+ * an error unless optional (then w->data is NULL). */
+int eng_weight_get(const struct eng_gguf *g, const char *name, int64_t ne0, int64_t ne1,
+                   int optional, struct eng_weight *w, struct lore_err *e);
+/* A vector [n] (rows 0), or the first `rows` rows of a table [n][>= rows],
+ * as floats the caller frees; *out stays NULL for a missing optional tensor. */
+int eng_weight_floats(const struct eng_gguf *g, const char *name, int64_t n, int64_t rows,
+                      int optional, float **out, struct lore_err *e);
+
 #endif

@@ -30,16 +30,10 @@
 
 #define UBATCH 256   /* tokens per forward pass; longer prompts are split */
 
-struct eng_w {
-    int type;
-    const void *data;
-    int64_t ne0, ne1;     /* row length, rows */
-};
-
 struct eng_layer {
     float *attn_norm, *ffn_norm;    /* [n_embd], owned copies in F32 */
     float *bq, *bk, *bv;            /* biases or NULL */
-    struct eng_w wq, wk, wv, wo, gate, up, down;
+    struct eng_weight wq, wk, wv, wo, gate, up, down;
 };
 
 struct eng_model {
@@ -47,7 +41,7 @@ struct eng_model {
     struct eng_tok *tok;
     struct eng_hparams hp;
     enum eng_chat_family chat;
-    struct eng_w tok_embd, output;
+    struct eng_weight tok_embd, output;
     float *output_norm;
     float *freq_factors;            /* [n_rot/2] or NULL */
     struct eng_layer *layers;
@@ -68,54 +62,17 @@ struct eng_ctx {
 
 /* ---- loading ------------------------------------------------------------------ */
 
-static int get_w(struct eng_model *m, const char *name, int64_t ne0, int64_t ne1, struct eng_w *w,
+static int get_w(struct eng_model *m, const char *name, int64_t ne0, int64_t ne1, struct eng_weight *w,
                  int optional, struct lore_err *e)
 {
-    struct eng_tensor_info ti;
-    if (eng_gguf_find_tensor(m->g, name, &ti) < 0) {
-        if (optional) {
-            memset(w, 0, sizeof *w);
-            return 0;
-        }
-        return lore_err_set(e, LORE_EFORMAT, "'%s': tensor '%s' is missing", eng_gguf_name(m->g), name);
-    }
-    if (ti.n_dims > 2 || (int64_t)ti.ne[0] != ne0 || (ti.n_dims == 2 ? (int64_t)ti.ne[1] : 1) != ne1)
-        return lore_err_set(e, LORE_EFORMAT, "'%s': tensor '%s' has shape [%llu, %llu], expected [%lld, %lld]",
-                            eng_gguf_name(m->g), name, (unsigned long long)ti.ne[0],
-                            (unsigned long long)(ti.n_dims > 1 ? ti.ne[1] : 1), (long long)ne0,
-                            (long long)ne1);
-    const struct eng_type_info *tt = eng_type_get((int)ti.type);
-    if (!tt || !tt->to_float)
-        return lore_err_set(e, LORE_EUNSUPPORTED, "'%s': tensor '%s' has type %s, which lore cannot compute with yet",
-                            eng_gguf_name(m->g), name, eng_ggml_type_name(ti.type));
-    w->type = (int)ti.type;
-    w->data = ti.data;
-    w->ne0 = ne0;
-    w->ne1 = ne1;
-    return 0;
+    return eng_weight_get(m->g, name, ne0, ne1, optional, w, e);
 }
 
 /* A 1-D tensor as an owned float array (norm weights and biases). */
 static int get_vec(struct eng_model *m, const char *name, int64_t n, float **out, int optional,
                    struct lore_err *e)
 {
-    struct eng_w w;
-    *out = NULL;
-    int rc = get_w(m, name, n, 1, &w, optional, e);
-    if (rc || !w.data)
-        return rc;
-    float *v = malloc((size_t)n * sizeof *v);
-    if (!v)
-        return lore_err_set(e, LORE_ENOMEM, "out of memory");
-    const struct eng_type_info *tt = eng_type_get(w.type);
-    if (n % tt->blck) {
-        free(v);
-        return lore_err_set(e, LORE_EFORMAT, "'%s': tensor '%s' size %lld is not a multiple of its block",
-                            eng_gguf_name(m->g), name, (long long)n);
-    }
-    tt->to_float(w.data, v, n);
-    *out = v;
-    return 0;
+    return eng_weight_floats(m->g, name, n, 0, optional, out, e);
 }
 
 static int key_u32(struct eng_model *m, const char *arch, const char *k, int *out, int def,
@@ -387,7 +344,7 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, float eps
         out[i] = x[i] * s * w[i];
 }
 
-static int matmul(struct eng_ctx *c, const struct eng_w *w, const float *x, int n, float *y,
+static int matmul(struct eng_ctx *c, const struct eng_weight *w, const float *x, int n, float *y,
                   struct lore_err *e)
 {
     return eng_matmul(c->pool, w->type, w->data, w->ne1, w->ne0, x, n, y, e);
@@ -450,7 +407,7 @@ static void attn_worker(void *ctx, int64_t begin, int64_t end, int worker)
 
 static int embed_row(const struct eng_model *m, int32_t id, float *out)
 {
-    const struct eng_w *w = &m->tok_embd;
+    const struct eng_weight *w = &m->tok_embd;
     const struct eng_type_info *tt = eng_type_get(w->type);
     size_t rb = eng_row_bytes(w->type, w->ne0);
     tt->to_float((const char *)w->data + (size_t)id * rb, out, w->ne0);
